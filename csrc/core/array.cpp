@@ -1,0 +1,201 @@
+#include "core/array.h"
+
+#include <cstring>
+
+#include <pybind11/numpy.h>
+
+#include "core/check.h"
+#include "core/cuda_runtime.h"
+
+namespace py = pybind11;
+
+namespace nnc {
+namespace {
+
+constexpr int kMaxDims = 16;
+
+DType dtype_from_typestr(const std::string& t) {
+  // typestr is <byteorder><kind><itemsize>, e.g. "<f4" (array interface spec)
+  if (t.size() < 3 || t[0] == '>') return DType::other;
+  std::string body = t.substr(1);
+  if (body == "f4") return DType::float32;
+  if (body == "f8") return DType::float64;
+  if (body == "i8") return DType::int64;
+  if (body == "i4") return DType::int32;
+  if (body == "u1") return DType::uint8;
+  if (body == "b1") return DType::bool_;
+  return DType::other;
+}
+
+int64_t itemsize_of(DType d) {
+  switch (d) {
+    case DType::float32: case DType::int32: return 4;
+    case DType::float64: case DType::int64: return 8;
+    case DType::uint8: case DType::bool_: return 1;
+    default: return 0;
+  }
+}
+
+void set_strides(Array& a, const std::vector<int64_t>& byte_strides, int64_t itemsize, const char* op,
+                 const char* arg) {
+  a.strides.resize(a.shape.size());
+  for (size_t i = 0; i < a.shape.size(); ++i) {
+    NNC_CHECK(byte_strides[i] % itemsize == 0, op, ": ", arg, " has a stride of ", byte_strides[i],
+              " bytes, not a multiple of its item size ", itemsize, "; pass a contiguous copy");
+    a.strides[i] = byte_strides[i] / itemsize;
+  }
+}
+
+Array from_numpy(const py::array& arr, const char* op, const char* arg) {
+  Array a;
+  NNC_CHECK(arr.ndim() <= kMaxDims, op, ": ", arg, " has ", arr.ndim(), " dimensions, more than ", kMaxDims);
+  py::dtype dt = arr.dtype();
+  std::string typestr = std::string(1, dt.byteorder() == '>' ? '>' : '<') + dt.kind() + std::to_string(dt.itemsize());
+  a.dtype = dtype_from_typestr(typestr);
+  a.dtype_str = py::str(dt).cast<std::string>();
+  if (dt.byteorder() == '>') a.dtype = DType::other;
+  a.data = const_cast<void*>(arr.data());
+  a.writeable = arr.writeable();
+  a.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+  std::vector<int64_t> bs(arr.strides(), arr.strides() + arr.ndim());
+  int64_t item = dt.itemsize();
+  if (a.dtype != DType::other) set_strides(a, bs, item, op, arg);
+  else a.strides.assign(a.shape.size(), 0);
+  return a;
+}
+
+Array from_cuda_interface(py::handle obj, const char* op, const char* arg) {
+  py::dict iface = obj.attr("__cuda_array_interface__");
+  Array a;
+  a.device = Device::cuda;
+  a.dtype_str = iface["typestr"].cast<std::string>();
+  a.dtype = dtype_from_typestr(a.dtype_str);
+  py::tuple data = iface["data"];
+  a.data = reinterpret_cast<void*>(data[0].cast<uintptr_t>());
+  a.writeable = !data[1].cast<bool>();
+  for (auto s : py::tuple(iface["shape"])) a.shape.push_back(s.cast<int64_t>());
+  NNC_CHECK(a.shape.size() <= size_t(kMaxDims), op, ": ", arg, " has too many dimensions");
+  int64_t item = itemsize_of(a.dtype);
+  if (item == 0) {
+    a.strides.assign(a.shape.size(), 0);
+  } else if (iface.contains("strides") && !iface["strides"].is_none()) {
+    std::vector<int64_t> bs;
+    for (auto s : py::tuple(iface["strides"])) bs.push_back(s.cast<int64_t>());
+    set_strides(a, bs, item, op, arg);
+  } else {
+    a.strides.resize(a.shape.size());
+    int64_t st = 1;
+    for (int i = a.ndim() - 1; i >= 0; --i) {
+      a.strides[i] = st;
+      st *= a.shape[i];
+    }
+  }
+  a.device_id = a.numel() > 0 && a.data ? cuda_pointer_device(a.data) : cuda_current_device();
+  return a;
+}
+
+}  // namespace
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::int64: return "int64";
+    case DType::int32: return "int32";
+    case DType::uint8: return "uint8";
+    case DType::bool_: return "bool";
+    default: return "unsupported";
+  }
+}
+
+int64_t Array::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+bool Array::is_contiguous() const {
+  int64_t expected = 1;
+  for (int i = ndim() - 1; i >= 0; --i) {
+    if (shape[i] != 1 && strides[i] != expected) return numel() == 0;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+std::string Array::shape_str() const { return nnc::shape_str(shape); }
+
+Array as_array(py::handle obj, const char* op, const char* arg) {
+  if (py::isinstance<py::array>(obj)) return from_numpy(py::reinterpret_borrow<py::array>(obj), op, arg);
+  if (py::hasattr(obj, "__cuda_array_interface__")) return from_cuda_interface(obj, op, arg);
+  std::string type = py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
+  throw TypeError(str(op, ": ", arg, " must be a numpy.ndarray or a CUDA array (CuPy), got ", type));
+}
+
+void check_dtype(const Array& a, DType dtype, const char* op, const char* arg) {
+  NNC_CHECK_TYPE(a.dtype == dtype, op, ": ", arg, " must be ", dtype_name(dtype), ", got ", a.dtype_str);
+}
+
+void check_float(const Array& a, const char* op, const char* arg) {
+  NNC_CHECK_TYPE(a.dtype == DType::float32 || a.dtype == DType::float64, op, ": ", arg,
+                 " must be float32 or float64, got ", a.dtype_str);
+}
+
+void check_same_dtype(const Array& a, const Array& b, const char* op, const char* arg_a, const char* arg_b) {
+  NNC_CHECK_TYPE(a.dtype == b.dtype, op, ": ", arg_b, " must have the dtype of ", arg_a, " (", a.dtype_str,
+                 "), got ", b.dtype_str);
+}
+
+void check_ndim(const Array& a, int ndim, const char* op, const char* arg, const char* layout) {
+  NNC_CHECK(a.ndim() == ndim, op, ": ", arg, " must be ", ndim, "-D ", layout, ", got ", a.ndim(), "-D of shape ",
+            a.shape_str());
+}
+
+void check_contiguous(const Array& a, const char* op, const char* arg) {
+  NNC_CHECK(a.is_contiguous(), op, ": ", arg, " must be C-contiguous, got strides ", shape_str(a.strides),
+            " (in elements) for shape ", a.shape_str(), "; pass a contiguous copy");
+}
+
+void check_shape(const Array& a, const std::vector<int64_t>& shape, const char* op, const char* arg) {
+  NNC_CHECK(a.shape == shape, op, ": ", arg, " must have shape ", shape_str(shape), ", got ", a.shape_str());
+}
+
+void check_same_device(const Array& a, const Array& b, const char* op, const char* arg_a, const char* arg_b) {
+  auto where = [](const Array& x) {
+    return x.device == Device::cpu ? std::string("cpu") : str("cuda:", x.device_id);
+  };
+  NNC_CHECK(a.device == b.device && a.device_id == b.device_id, op, ": ", arg_b, " must be on the device of ", arg_a,
+            " (", where(a), "), got ", where(b));
+}
+
+void check_writeable(const Array& a, const char* op, const char* arg) {
+  NNC_CHECK(a.writeable, op, ": ", arg, " is read-only");
+}
+
+void check_no_overlap(const Array& out, const Array& in, const char* op, const char* arg_out, const char* arg_in) {
+  if (out.numel() == 0 || in.numel() == 0 || out.device != in.device) return;
+  auto span = [](const Array& x) {
+    int64_t lo = 0, hi = 0;
+    for (int i = 0; i < x.ndim(); ++i) {
+      int64_t reach = (x.shape[i] - 1) * x.strides[i];
+      (reach < 0 ? lo : hi) += reach;
+    }
+    int64_t item = itemsize_of(x.dtype);
+    const char* base = static_cast<const char*>(x.data);
+    return std::make_pair(base + lo * item, base + (hi + 1) * item);
+  };
+  auto a = span(out), b = span(in);
+  NNC_CHECK(a.second <= b.first || b.second <= a.first, op, ": ", arg_out, " must not share memory with ", arg_in);
+}
+
+}  // namespace nnc

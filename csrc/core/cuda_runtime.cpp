@@ -1,0 +1,71 @@
+#include "core/cuda_runtime.h"
+
+#include "core/check.h"
+
+#ifdef NNCORE_HAVE_CUDA
+#include <cuda_runtime.h>
+#include "core/cuda_check.h"
+#endif
+
+namespace nnc {
+
+#ifdef NNCORE_HAVE_CUDA
+
+bool cuda_built() { return true; }
+
+int cuda_device_count(std::string* why_none) {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (why_none) *why_none = cudaGetErrorString(err);
+    return 0;
+  }
+  if (n == 0 && why_none) *why_none = "no CUDA device";
+  return n;
+}
+
+int cuda_pointer_device(const void* p) {
+  cudaPointerAttributes attr{};
+  NNC_CUDA_CHECK(cudaPointerGetAttributes(&attr, p));
+  NNC_CHECK(attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged,
+            "array reports __cuda_array_interface__ but its pointer is not CUDA device memory");
+  return attr.device;
+}
+
+int cuda_current_device() {
+  int d = 0;
+  NNC_CUDA_CHECK(cudaGetDevice(&d));
+  return d;
+}
+
+std::string cuda_architectures() { return NNCORE_CUDA_ARCHITECTURES; }
+
+std::string cuda_runtime_version() {
+  int v = 0;
+  cudaRuntimeGetVersion(&v);
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+#else
+
+bool cuda_built() { return false; }
+
+int cuda_device_count(std::string* why_none) {
+  if (why_none) *why_none = "nncore was built without CUDA";
+  return 0;
+}
+
+int cuda_pointer_device(const void*) {
+  throw ValueError("got a CUDA array, but nncore was built without CUDA (rebuild with nvcc and NNCORE_CUDA=ON)");
+}
+
+int cuda_current_device() { return cuda_pointer_device(nullptr); }
+
+std::string cuda_architectures() { return ""; }
+
+std::string cuda_runtime_version() { return ""; }
+
+#endif
+
+}  // namespace nnc

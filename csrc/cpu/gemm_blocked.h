@@ -1,0 +1,149 @@
+// The cache-blocked SGEMM driver shared by the SIMD twins (Goto/BLIS loop
+// order): pack a KC x NC slab of B and an MC x KC block of A into micro-panels,
+// then sweep the register-tiled micro-kernel over them. Included only by
+// *_avx2.cpp / *_avx512.cpp; everything here has internal linkage so each
+// twin gets its own copy compiled for its ISA.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/host_cache.h"
+#include "core/threading.h"
+
+namespace {
+
+// A block (mc x kc, scaled by alpha) -> panels of MR rows: panel[k][MR], zero-padded.
+template <int MR>
+void pack_a(bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, float alpha, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    int64_t m = std::min<int64_t>(MR, mc - ir);
+    if (trans_a) {  // A(i, k) = A[k * lda + i]: rows of the panel are contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + k * lda + ir;
+        for (int64_t r = 0; r < m; ++r) dst[k * MR + r] = alpha * src[r];
+        for (int64_t r = m; r < MR; ++r) dst[k * MR + r] = 0.f;
+      }
+    } else {  // A(i, k) = A[i * lda + k]
+      for (int64_t r = 0; r < m; ++r) {
+        const float* src = A + (ir + r) * lda;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = alpha * src[k];
+      }
+      for (int64_t r = m; r < MR; ++r)
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = 0.f;
+    }
+  }
+}
+
+// B slab (kc x nc) -> panels of NR columns: panel[k][NR], zero-padded.
+template <int NR>
+void pack_b(bool trans_b, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+    int64_t n = std::min<int64_t>(NR, nc - jr);
+    if (trans_b) {  // B(k, j) = B[j * ldb + k]
+      for (int64_t j = 0; j < n; ++j) {
+        const float* src = B + (jr + j) * ldb;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
+      }
+      for (int64_t j = n; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
+    } else if (n == NR) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + jr, NR * sizeof(float));
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = B + k * ldb + jr;
+        for (int64_t j = 0; j < n; ++j) dst[k * NR + j] = src[j];
+        for (int64_t j = n; j < NR; ++j) dst[k * NR + j] = 0.f;
+      }
+    }
+  }
+}
+
+// Writes an m x n corner of a full MR x NR tile: C = acc + beta * C.
+template <int MR, int NR>
+void store_partial(const float* acc, int m, int n, float* C, int64_t ldc, float beta) {
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < n; ++j) {
+      float* c = C + r * ldc + j;
+      *c = beta == 0.f ? acc[r * NR + j] : acc[r * NR + j] + beta * *c;
+    }
+}
+
+template <class Kernel>
+void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  constexpr int64_t MC = Kernel::MC, KC = Kernel::KC, NC = Kernel::NC;
+  nnc::Workspace a_pack((MC + MR) * KC * sizeof(float));
+  nnc::Workspace b_pack((std::min<int64_t>(NC, N) + NR) * KC * sizeof(float));
+  float* Ap = a_pack.as<float>();
+  float* Bp = b_pack.as<float>();
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    int64_t nc = std::min(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      int64_t kc = std::min(KC, K - pc);
+      pack_b<NR>(trans_b, kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, Bp);
+      float beta_k = pc == 0 ? beta : 1.f;
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        int64_t mc = std::min(MC, M - ic);
+        pack_a<MR>(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, alpha, Ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            Kernel::micro(kc, Ap + ir * kc, Bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_k, m, n);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Splits C into one block of rows (or columns) per thread; each thread runs the
+// serial driver on its block, so every element is summed in the same order
+// whatever the thread count.
+template <class Kernel>
+void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  int64_t m_tiles = (M + MR - 1) / MR, n_tiles = (N + NR - 1) / NR;
+  bool split_m = m_tiles >= n_tiles;
+  int64_t tiles = split_m ? m_tiles : n_tiles;
+  int64_t work = M * N * K;
+  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), tiles, std::max<int64_t>(1, work >> 18)}));
+  if (nt <= 1) {
+    sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    int t = omp_get_thread_num();
+#else
+    int t = 0;
+#endif
+    int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
+    if (split_m) {
+      int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
+      if (i1 > i0)
+        sgemm_serial<Kernel>(trans_a, trans_b, i1 - i0, N, K, alpha, trans_a ? A + i0 : A + i0 * lda, lda, B, ldb,
+                             beta, C + i0 * ldc, ldc);
+    } else {
+      int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
+      if (j1 > j0)
+        sgemm_serial<Kernel>(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, trans_b ? B + j0 * ldb : B + j0, ldb,
+                             beta, C + j0, ldc);
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,9 @@
+// Each op's front door registers itself here; bindings/module.cpp calls them all.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace nnc::ops {
+
+void bind_gemm(pybind11::module_& m);
+
+}  // namespace nnc::ops
