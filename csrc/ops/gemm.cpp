@@ -26,9 +26,9 @@ MatrixArg matrix_arg(const Array& x, const char* arg) {
             x.ndim(), "-D of shape ", x.shape_str());
   int d = x.ndim();
   MatrixArg m{d == 3 ? x.shape[0] : 1, x.shape[d - 2], x.shape[d - 1], 0, 0};
-  NNC_CHECK(m.cols <= 1 || x.strides[d - 1] == 1, "gemm: ", arg,
+  NNC_CHECK(m.cols <= 1 || m.rows == 0 || m.batch == 0 || x.strides[d - 1] == 1, "gemm: ", arg,
             " must be contiguous along its last axis, got strides ", shape_str(x.strides), " (in elements)");
-  m.ld = m.rows <= 1 ? std::max<int64_t>(m.cols, 1) : x.strides[d - 2];
+  m.ld = (m.rows <= 1 || m.cols == 0) ? std::max<int64_t>(m.cols, 1) : x.strides[d - 2];
   NNC_CHECK(m.ld >= m.cols && m.ld > 0, "gemm: ", arg, " has overlapping or reversed rows (row stride ", x.strides[d - 2],
             " for ", m.cols, " columns); pass a contiguous copy");
   m.batch_stride = d == 3 ? x.strides[0] : 0;

@@ -30,10 +30,10 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
     if out is None:
         if beta != 0:
             raise ValueError("gemm: beta != 0 reads out, so out must be given")
-        if a.ndim not in (2, 3) or b.ndim not in (2, 3):
-            raise ValueError(
-                f"gemm: a and b must be 2-D or 3-D, got {a.ndim}-D of shape {a.shape} and "
-                f"{b.ndim}-D of shape {b.shape}")
+        for name, x in (("a", a), ("b", b)):
+            if x.ndim not in (2, 3):
+                raise ValueError(f"gemm: {name} must be 2-D (rows, cols) or 3-D (batch, rows, cols), "
+                                 f"got {x.ndim}-D of shape {x.shape}")
         m = a.shape[-1] if trans_a else a.shape[-2]
         n = b.shape[-2] if trans_b else b.shape[-1]
         batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
