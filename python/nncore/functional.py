@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from . import ops
+from .autograd import _mode
 from .tensor import (
     Tensor,
     _as_tensor,
@@ -98,6 +99,127 @@ def bilinear(input1, input2, weight, bias=None):
     return y if bias is None else y + bias
 
 
+# ---------------------------------------------------------------- convolution
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _batched(input, op, what="(N, C, H, W)"):
+    """Unbatched (C, H, W) input runs as a batch of one, as in PyTorch."""
+    _check_tensor(input, op, "input")
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D {what} or 3-D unbatched, got {input.ndim}-D of shape "
+                         f"{tuple(input.shape)}")
+    return input, False
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (nncore.ops.conv2d): input (N, C, H, W), weight
+    (K, C / groups, R, S); padding may be an int, a pair, 'valid' or 'same'."""
+    x, unbatched = _batched(input, "conv2d")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if any(s != 1 for s in _pair(stride)):
+                raise ValueError("conv2d: padding='same' needs stride 1")
+            total = [d * (k - 1) for d, k in zip(_pair(dilation), weight.shape[2:])]
+            if any(t % 2 for t in total):
+                x = pad(x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2))
+                padding = 0
+            else:
+                padding = (total[0] // 2, total[1] // 2)
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    xd, wd = _contiguous(x.data), _contiguous(weight.data)
+    out = ops.conv2d(xd, wd, None if bias is None else bias.data, stride, padding, dilation, groups)
+
+    def conv2d_backward(g):
+        mask = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        return ops.conv2d_backward(g, xd, wd, stride, padding, dilation, groups, output_mask=mask)
+
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    y = _make(out, inputs, conv2d_backward, saved=(x, weight))
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (nncore.ops.conv_transpose2d): input
+    (N, C_in, H, W), weight (C_in, C_out / groups, R, S)."""
+    x, unbatched = _batched(input, "conv_transpose2d")
+    xd, wd = _contiguous(x.data), _contiguous(weight.data)
+    out = ops.conv_transpose2d(xd, wd, None if bias is None else bias.data, stride, padding, output_padding,
+                               groups, dilation)
+
+    def conv_transpose2d_backward(g):
+        mask = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        return ops.conv_transpose2d_backward(g, xd, wd, stride, padding, output_padding, groups, dilation,
+                                             output_mask=mask)
+
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    y = _make(out, inputs, conv_transpose2d_backward, saved=(x, weight))
+    return y.squeeze(0) if unbatched else y
+
+
+# ---------------------------------------------------------------- pooling
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Window maxima (nncore.ops.max_pool2d); with return_indices also the
+    int64 position h * W + w of each maximum in its plane."""
+    _check_tensor(input, "max_pool2d", "input")
+    xd = _contiguous(input.data)
+    out, indices = ops.max_pool2d(xd, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+    shape = xd.shape
+
+    def max_pool2d_backward(g):
+        return (ops.max_pool2d_backward(_contiguous(g), indices, shape, kernel_size, stride, padding, dilation,
+                                        ceil_mode),)
+
+    y = _make(out, (input,), max_pool2d_backward)
+    return (y, _plain(indices)) if return_indices else y
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Window means (nncore.ops.avg_pool2d)."""
+    _check_tensor(input, "avg_pool2d", "input")
+    xd = _contiguous(input.data)
+    out = ops.avg_pool2d(xd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    shape = xd.shape
+
+    def avg_pool2d_backward(g):
+        return (ops.avg_pool2d_backward(_contiguous(g), shape, kernel_size, stride, padding, ceil_mode,
+                                        count_include_pad, divisor_override),)
+
+    return _make(out, (input,), avg_pool2d_backward)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum over the window of x^p)^(1/p) (nncore.ops.lp_pool2d)."""
+    _check_tensor(input, "lp_pool2d", "input")
+    xd = _contiguous(input.data)
+    out = ops.lp_pool2d(xd, norm_type, kernel_size, stride, ceil_mode)
+
+    def lp_pool2d_backward(g):
+        return (ops.lp_pool2d_backward(_contiguous(g), xd, out, norm_type, kernel_size, stride, ceil_mode),)
+
+    return _make(out, (input,), lp_pool2d_backward, saved=(input,), save_out=True)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Means over the adaptive windows [floor(i H / OH), ceil((i + 1) H / OH))."""
+    _check_tensor(input, "adaptive_avg_pool2d", "input")
+    xd = _contiguous(input.data)
+    out = ops.adaptive_avg_pool2d(xd, output_size)
+    shape = xd.shape
+
+    def adaptive_avg_pool2d_backward(g):
+        return (ops.adaptive_avg_pool2d_backward(_contiguous(g), shape),)
+
+    return _make(out, (input,), adaptive_avg_pool2d_backward)
+
+
 # ---------------------------------------------------------------- activations
 def softsign(input):
     xd = input.data
@@ -164,33 +286,42 @@ def _softmax_dim(dim, ndim, op):
     return _norm_dim(dim, ndim, op)
 
 
-def _softmax_generic(input, dim, log, op):
+def _contiguous(a):
+    return a if a.flags.c_contiguous else _xp(a).ascontiguousarray(a)
+
+
+def _softmax_op(input, dim, log, op):
+    """softmax / log_softmax in nncore.ops; backward from the saved output."""
+    _check_tensor(input, op, "input")
     xd = input.data
     d = _softmax_dim(dim, xd.ndim, op)
-    xp = _xp(xd)
-    shifted = xd - xd.max(axis=d, keepdims=True)
-    e = xp.exp(shifted)
-    s = e.sum(axis=d, keepdims=True)
-    out = shifted - xp.log(s) if log else e / s
+    if xd.ndim == 0:
+        out = ops.log_softmax(xd.reshape(1), 0) if log else ops.softmax(xd.reshape(1), 0)
+        out = out.reshape(())
+    else:
+        out = (ops.log_softmax if log else ops.softmax)(_contiguous(xd), d)
 
-    def backward(g):
-        if log:
-            return (g - xp.exp(out) * g.sum(axis=d, keepdims=True),)
-        return (out * (g - (g * out).sum(axis=d, keepdims=True)),)
+    def softmax_backward(g):
+        if xd.ndim == 0:
+            return ((ops.log_softmax_backward if log else ops.softmax_backward)(
+                _contiguous(g).reshape(1), out.reshape(1), 0).reshape(()),)
+        return ((ops.log_softmax_backward if log else ops.softmax_backward)(_contiguous(g), out, d),)
 
-    return _make(out, (input,), backward, save_out=True)
+    return _make(out, (input,), softmax_backward, save_out=True)
 
 
 def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum exp(x) along dim (nncore.ops.softmax)."""
     if dtype is not None:
         input = input.to(dtype)
-    return _softmax_generic(input, dim, False, "softmax")
+    return _softmax_op(input, dim, False, "softmax")
 
 
 def log_softmax(input, dim=None, dtype=None):
+    """x - log sum exp(x) along dim (nncore.ops.log_softmax)."""
     if dtype is not None:
         input = input.to(dtype)
-    return _softmax_generic(input, dim, True, "log_softmax")
+    return _softmax_op(input, dim, True, "log_softmax")
 
 
 def softmin(input, dim=None):
@@ -599,39 +730,35 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """log_softmax over dim 1 then nll_loss; target holds class indices (N, d1, ...)
-    or class probabilities shaped like input."""
-    logp = log_softmax(input, 1 if input.ndim > 1 else 0)
-    td = target.data if isinstance(target, Tensor) else np.asarray(target)
-    C = input.shape[1] if input.ndim > 1 else input.shape[0]
-    w = None if weight is None else _as_tensor(weight, input)
-    if td.dtype.kind == "f":
-        prob = _as_tensor(target, input)
-        if label_smoothing:
-            prob = prob * (1 - label_smoothing) + label_smoothing / C
-        wshape = (1, C) + (1,) * (input.ndim - 2) if input.ndim > 1 else (C,)
-        terms = logp * prob if w is None else logp * prob * w.reshape(wshape)
-        loss = -terms.sum(1 if input.ndim > 1 else 0)
-        return _reduce(loss, reduction, "cross_entropy")
-    nll = nll_loss(logp, target, w, ignore_index, reduction)
-    if not label_smoothing:
-        return nll
-    x = _class_last(logp, "cross_entropy")
-    t = td.reshape(-1)
-    valid = _plain((t != ignore_index).astype(x.dtype))
-    smooth = -(x * w).sum(1) if w is not None else -x.sum(1)
-    smooth = smooth * valid
-    if reduction == "mean":
-        if w is not None:
-            denom = (w.data[_xp(t).where(t != ignore_index, t, 0)] * valid.data).sum()
-        else:
-            denom = valid.data.sum()
-        smooth = smooth.sum() / _plain(denom)
-    elif reduction == "sum":
-        smooth = smooth.sum()
+    """Cross-entropy of logits input (C,) or (N, C, d1, ...) with int64 class
+    indices (N, d1, ...) or class probabilities shaped like input, in one fused
+    kernel (nncore.ops.cross_entropy_with_grad): for a reduced loss the forward
+    pass also yields d loss / d input, which backward only rescales."""
+    _check_tensor(input, "cross_entropy", "input")
+    xd = _contiguous(input.data)
+    td = target.data if isinstance(target, Tensor) else _xp(xd).asarray(target)
+    if td.dtype.kind in "iu":
+        td = _contiguous(td.astype(np.int64, copy=False))
     else:
-        smooth = smooth.reshape(td.shape)
-    return nll * (1 - label_smoothing) + smooth * (label_smoothing / C)
+        td = _contiguous(td.astype(xd.dtype, copy=False))
+    wd = None if weight is None else _contiguous(_as_tensor(weight, input).data.astype(xd.dtype, copy=False))
+    args = (td, wd, ignore_index, reduction, float(label_smoothing))
+    if not (_mode.enabled and input.requires_grad):
+        return _plain(ops.cross_entropy(xd, *args))
+    if reduction == "none":
+        loss = ops.cross_entropy(xd, *args)
+
+        def cross_entropy_backward(g):
+            return (ops.cross_entropy_backward(_contiguous(g), xd, *args),)
+
+        return _make(loss, (input,), cross_entropy_backward, saved=(input,))
+    loss, grad = ops.cross_entropy_with_grad(xd, *args)
+
+    def cross_entropy_reduced_backward(g):
+        scale = float(g)
+        return (grad if scale == 1.0 else grad * scale,)
+
+    return _make(loss, (input,), cross_entropy_reduced_backward)
 
 
 def kl_div(input, target, reduction="mean", log_target=False):
