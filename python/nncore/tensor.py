@@ -134,6 +134,24 @@ def _make(data, inputs, backward, saved=(), save_out=False, base=None):
     return t
 
 
+def _make_multi(arrays, inputs, backward, saved=()):
+    """Several outputs of one op (an RNN's y, h_n, c_n): one node over their
+    flat concatenation; each output is a reshaped slice of it. backward gets
+    one gradient array per output (zeros for outputs that were not used)."""
+    xp = _xp(arrays[0])
+    shapes = [a.shape for a in arrays]
+    sizes = [int(a.size) for a in arrays]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+    flat = xp.concatenate([a.reshape(-1) for a in arrays])
+
+    def packed_backward(g):
+        return backward([g[offsets[i]:offsets[i + 1]].reshape(shapes[i]) for i in range(len(arrays))])
+
+    packed_backward.__qualname__ = backward.__qualname__
+    root = _make(flat, inputs, packed_backward, saved)
+    return tuple(reshape(getitem(root, slice(offsets[i], offsets[i + 1])), *shapes[i]) for i in range(len(arrays)))
+
+
 def _unbroadcast(g, shape):
     """Sums a broadcast gradient back to `shape`."""
     if g.shape == shape:

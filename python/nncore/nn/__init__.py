@@ -44,8 +44,10 @@ from .layers import (
     Unflatten,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterList, Sequential
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
     "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
     "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten", "Hardtanh",
     "HingeEmbeddingLoss", "Identity", "KLDivLoss", "L1Loss", "LPPool2d", "LayerNorm", "LeakyReLU", "Linear",
