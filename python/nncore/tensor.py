@@ -119,16 +119,34 @@ def _make(data, inputs, backward, saved=(), save_out=False, base=None):
     t.data = data
     t.grad = None
     t._base = base
-    t._ver = [0] if base is None else base._ver
+    ver = [0] if base is None else base._ver
+    t._ver = ver
     if _mode.enabled:
         for i in inputs:
             if i.requires_grad:
-                t.requires_grad = True
-                counters = tuple(s._ver for s in saved)
-                if save_out:
-                    counters += (t._ver,)
-                t._node = Node(backward, inputs, counters, tuple(c[0] for c in counters))
-                return t
+                break
+        else:
+            t.requires_grad = False
+            t._node = None
+            return t
+        t.requires_grad = True
+        node = _new(Node)
+        node.backward_fn = backward
+        node.inputs = inputs
+        node.name = None
+        if saved:
+            counters = [s._ver for s in saved]
+            if save_out:
+                counters.append(ver)
+            node.saved = counters
+            node.versions = [c[0] for c in counters]
+        elif save_out:
+            node.saved = (ver,)
+            node.versions = (ver[0],)
+        else:
+            node.saved = node.versions = ()
+        t._node = node
+        return t
     t.requires_grad = False
     t._node = None
     return t
@@ -1176,9 +1194,12 @@ def sigmoid(x):
     return _make(out, (x,), lambda g: (g * out * (1 - out),), save_out=True)
 
 
+_ZEROS = {np.dtype(d): np.dtype(d).type(0) for d in ("float16", "float32", "float64")}
+
+
 def relu(x):
     xd = x.data
-    out = np.maximum(xd, 0)
+    out = np.maximum(xd, _ZEROS.get(xd.dtype, 0))
 
     def relu_backward(g):
         return (g * (out > 0),)
