@@ -7,9 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/host_cache.h"
 #include "core/threading.h"
@@ -104,11 +101,7 @@ void sgemm_rows_parallel(int nt, bool trans_a, bool trans_b, int64_t M, int64_t 
   int64_t m_tiles = (M + MR - 1) / MR;
 #pragma omp parallel num_threads(nt)
   {
-#ifdef _OPENMP
-    int t = omp_get_thread_num(), threads = omp_get_num_threads();
-#else
-    int t = 0, threads = 1;
-#endif
+    auto [t, threads] = nnc::team_slot();
     nnc::Workspace a_pack((Kernel::MC + MR) * KC * sizeof(float));
     int64_t i0 = std::min(M, m_tiles * t / threads * MR), i1 = std::min(M, m_tiles * (t + 1) / threads * MR);
     for (int64_t jc = 0; jc < N; jc += NC) {
@@ -177,11 +170,7 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
   }
 #pragma omp parallel num_threads(nt)
   {
-#ifdef _OPENMP
-    int t = omp_get_thread_num(), threads = omp_get_num_threads();
-#else
-    int t = 0, threads = 1;
-#endif
+    auto [t, threads] = nnc::team_slot();
     int64_t j0 = std::min(N, tiles * t / threads * NR), j1 = std::min(N, tiles * (t + 1) / threads * NR);
     if (j1 > j0)
       sgemm_serial<Kernel>(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, trans_b ? B + j0 * ldb : B + j0, ldb,
