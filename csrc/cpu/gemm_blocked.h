@@ -24,7 +24,12 @@ void pack_a(bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, f
         for (int64_t r = 0; r < m; ++r) dst[k * MR + r] = alpha * src[r];
         for (int64_t r = m; r < MR; ++r) dst[k * MR + r] = 0.f;
       }
-    } else {  // A(i, k) = A[i * lda + k]
+    } else if (m == MR) {  // A(i, k) = A[i * lda + k]: MR row streams, one contiguous output
+      const float* src = A + ir * lda;
+      for (int64_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) dst[k * MR + r] = alpha * src[r * lda + k];
+    } else {
       for (int64_t r = 0; r < m; ++r) {
         const float* src = A + (ir + r) * lda;
         for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = alpha * src[k];
