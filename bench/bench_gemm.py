@@ -7,7 +7,7 @@ import pytest
 
 from nncore import ops
 
-from conftest import need_peer, run
+from benchutil import need_peer, run
 
 SQUARE = [(n, n, n) for n in (256, 512, 1024, 2048)]
 SKINNY = [(n, 64, n) for n in (512, 2048)] + [(64, n, n) for n in (512, 2048)] + [(n, n, 64) for n in (512, 2048)]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import nncore
 from nncore import ops
 
-from conftest import isa, poisoned
+from support import isa, poisoned
 
 
 def reference(a, b, trans_a, trans_b, alpha, beta, c):

@@ -44,6 +44,14 @@ void set_num_threads(int n) {
   slot().store(n);
 }
 
+TeamSlot team_slot() {
+#ifdef _OPENMP
+  return {omp_get_thread_num(), omp_get_num_threads()};
+#else
+  return {0, 1};
+#endif
+}
+
 bool openmp_enabled() {
 #ifdef _OPENMP
   return true;

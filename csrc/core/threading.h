@@ -8,4 +8,12 @@ int num_threads();
 void set_num_threads(int n);
 bool openmp_enabled();
 
+// Inside an OpenMP parallel region: this thread's index in its team, and the
+// team's size (0 and 1 outside any region).
+struct TeamSlot {
+  int index;
+  int size;
+};
+TeamSlot team_slot();
+
 }  // namespace nnc

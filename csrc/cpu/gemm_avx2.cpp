@@ -14,23 +14,35 @@ struct SgemmAvx2_6x16 {
 
   // C (m x n corner of a 6 x 16 tile) = A panel (kc x 6) @ B panel (kc x 16) + beta * C
   static void micro(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, float beta, int m, int n) {
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    // Twelve named accumulators: an array here gets spilled to the stack by GCC.
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int r = 0; r < m; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
-#pragma GCC unroll 4
     for (int64_t k = 0; k < kc; ++k) {
       __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
       _mm_prefetch(reinterpret_cast<const char*>(B + 8 * NR), _MM_HINT_T0);
-#pragma GCC unroll 6
-      for (int r = 0; r < MR; ++r) {
-        __m256 a = _mm256_broadcast_ss(A + r);
-        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-      }
+      __m256 a = _mm256_broadcast_ss(A + 0);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      a = _mm256_broadcast_ss(A + 1);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      a = _mm256_broadcast_ss(A + 2);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      a = _mm256_broadcast_ss(A + 3);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      a = _mm256_broadcast_ss(A + 4);
+      c40 = _mm256_fmadd_ps(a, b0, c40);
+      c41 = _mm256_fmadd_ps(a, b1, c41);
+      a = _mm256_broadcast_ss(A + 5);
+      c50 = _mm256_fmadd_ps(a, b0, c50);
+      c51 = _mm256_fmadd_ps(a, b1, c51);
       A += MR;
       B += NR;
     }
+    const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (m == MR && n == NR) {
       __m256 vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 6

@@ -7,9 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/host_cache.h"
 #include "core/threading.h"
@@ -27,7 +24,12 @@ void pack_a(bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, f
         for (int64_t r = 0; r < m; ++r) dst[k * MR + r] = alpha * src[r];
         for (int64_t r = m; r < MR; ++r) dst[k * MR + r] = 0.f;
       }
-    } else {  // A(i, k) = A[i * lda + k]
+    } else if (m == MR) {  // A(i, k) = A[i * lda + k]: MR row streams, one contiguous output
+      const float* src = A + ir * lda;
+      for (int64_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) dst[k * MR + r] = alpha * src[r * lda + k];
+    } else {
       for (int64_t r = 0; r < m; ++r) {
         const float* src = A + (ir + r) * lda;
         for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = alpha * src[k];
@@ -72,39 +74,82 @@ void store_partial(const float* acc, int m, int n, float* C, int64_t ldc, float 
     }
 }
 
+// Computes rows [i0, i1) of C for the packed B slab Bp (kc x nc at column jc).
 template <class Kernel>
-void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sweep_rows(bool trans_a, int64_t i0, int64_t i1, int64_t jc, int64_t nc, int64_t pc, int64_t kc, float alpha,
+                const float* A, int64_t lda, const float* Bp, float beta_k, float* C, int64_t ldc, float* Ap) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
-  constexpr int64_t MC = Kernel::MC, KC = Kernel::KC, NC = Kernel::NC;
-  nnc::Workspace a_pack((MC + MR) * KC * sizeof(float));
-  nnc::Workspace b_pack((std::min<int64_t>(NC, N) + NR) * KC * sizeof(float));
-  float* Ap = a_pack.as<float>();
-  float* Bp = b_pack.as<float>();
-  for (int64_t jc = 0; jc < N; jc += NC) {
-    int64_t nc = std::min(NC, N - jc);
-    for (int64_t pc = 0; pc < K; pc += KC) {
-      int64_t kc = std::min(KC, K - pc);
-      pack_b<NR>(trans_b, kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, Bp);
-      float beta_k = pc == 0 ? beta : 1.f;
-      for (int64_t ic = 0; ic < M; ic += MC) {
-        int64_t mc = std::min(MC, M - ic);
-        pack_a<MR>(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, alpha, Ap);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            Kernel::micro(kc, Ap + ir * kc, Bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_k, m, n);
-          }
-        }
+  for (int64_t ic = i0; ic < i1; ic += Kernel::MC) {
+    int64_t mc = std::min<int64_t>(Kernel::MC, i1 - ic);
+    pack_a<MR>(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, alpha, Ap);
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+      int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+      for (int64_t ir = 0; ir < mc; ir += MR) {
+        int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+        Kernel::micro(kc, Ap + ir * kc, Bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_k, m, n);
       }
     }
   }
 }
 
-// Splits C into one block of rows (or columns) per thread; each thread runs the
-// serial driver on its block, so every element is summed in the same order
-// whatever the thread count.
+// Rows of C are split between nt threads (in whole MR tiles); each B slab is
+// packed once, cooperatively, panel by panel, then shared by every thread.
+template <class Kernel>
+void sgemm_rows_parallel(int nt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                         int64_t ldc) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  constexpr int64_t KC = Kernel::KC, NC = Kernel::NC;
+  int64_t nc_max = std::min<int64_t>(NC, N);
+  nnc::Workspace b_pack(((nc_max + NR - 1) / NR * NR) * KC * sizeof(float));
+  float* Bp = b_pack.as<float>();
+  int64_t m_tiles = (M + MR - 1) / MR;
+#pragma omp parallel num_threads(nt)
+  {
+    auto [t, threads] = nnc::team_slot();
+    nnc::Workspace a_pack((Kernel::MC + MR) * KC * sizeof(float));
+    int64_t i0 = std::min(M, m_tiles * t / threads * MR), i1 = std::min(M, m_tiles * (t + 1) / threads * MR);
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      int64_t nc = std::min(NC, N - jc);
+      int64_t panels = (nc + NR - 1) / NR;
+      for (int64_t pc = 0; pc < K; pc += KC) {
+        int64_t kc = std::min(KC, K - pc);
+        int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
+        if (p1 > p0) {
+          int64_t j0 = p0 * NR, j1 = std::min(nc, p1 * NR);
+          pack_b<NR>(trans_b, kc, j1 - j0, trans_b ? B + (jc + j0) * ldb + pc : B + pc * ldb + jc + j0, ldb,
+                     Bp + j0 * kc);
+        }
+#pragma omp barrier
+        sweep_rows<Kernel>(trans_a, i0, i1, jc, nc, pc, kc, alpha, A, lda, Bp, pc == 0 ? beta : 1.f, C, ldc,
+                           a_pack.as<float>());
+#pragma omp barrier
+      }
+    }
+  }
+}
+
+template <class Kernel>
+void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  constexpr int64_t KC = Kernel::KC, NC = Kernel::NC;
+  nnc::Workspace a_pack((Kernel::MC + MR) * KC * sizeof(float));
+  nnc::Workspace b_pack((std::min<int64_t>(NC, N) + NR) * KC * sizeof(float));
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    int64_t nc = std::min(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      int64_t kc = std::min(KC, K - pc);
+      pack_b<NR>(trans_b, kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, b_pack.as<float>());
+      sweep_rows<Kernel>(trans_a, 0, M, jc, nc, pc, kc, alpha, A, lda, b_pack.as<float>(), pc == 0 ? beta : 1.f,
+                         C, ldc, a_pack.as<float>());
+    }
+  }
+}
+
+// Splits C into one block of rows (B slabs shared) or of columns (each thread
+// runs the serial driver on its own columns) per thread; every element is
+// summed in the same order whatever the thread count.
 template <class Kernel>
 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -124,25 +169,17 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
     sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
+  if (split_m) {
+    sgemm_rows_parallel<Kernel>(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
 #pragma omp parallel num_threads(nt)
   {
-#ifdef _OPENMP
-    int t = omp_get_thread_num();
-#else
-    int t = 0;
-#endif
-    int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
-    if (split_m) {
-      int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
-      if (i1 > i0)
-        sgemm_serial<Kernel>(trans_a, trans_b, i1 - i0, N, K, alpha, trans_a ? A + i0 : A + i0 * lda, lda, B, ldb,
-                             beta, C + i0 * ldc, ldc);
-    } else {
-      int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
-      if (j1 > j0)
-        sgemm_serial<Kernel>(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, trans_b ? B + j0 * ldb : B + j0, ldb,
-                             beta, C + j0, ldc);
-    }
+    auto [t, threads] = nnc::team_slot();
+    int64_t j0 = std::min(N, tiles * t / threads * NR), j1 = std::min(N, tiles * (t + 1) / threads * NR);
+    if (j1 > j0)
+      sgemm_serial<Kernel>(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, trans_b ? B + j0 * ldb : B + j0, ldb,
+                           beta, C + j0, ldc);
   }
 }
 
