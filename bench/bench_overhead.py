@@ -10,7 +10,7 @@ import pytest
 import nncore
 from nncore import nn, optim
 
-from conftest import need_peer, run
+from benchutil import need_peer, run
 
 OPS = {
     "relu": lambda x, y: x.relu(),

@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 
 import nncore
 from nncore import nn, optim
@@ -11,6 +12,8 @@ from nncore import functional as F
 from digits_data import load_digits
 
 
+@pytest.mark.skipif(not hasattr(nncore.ops, "cross_entropy_with_grad"),
+                    reason="nncore.ops lacks cross_entropy (softmax kernel branch not merged)")
 def test_mlp_learns_digits():
     start = time.perf_counter()
     nncore.manual_seed(0)

@@ -1264,9 +1264,16 @@ def where(condition, a, b):
 # ---------------------------------------------------------------- reductions
 def sum(x, dim=None, keepdim=False, dtype=None):
     xd = x.data
+    shape = xd.shape
+    if dim is None and not keepdim and dtype is None:
+        out = xd.sum()
+
+        def sum_all_backward(g):
+            return (_xp(g).broadcast_to(g, shape),)
+
+        return _make(out, (x,), sum_all_backward)
     axes = _norm_dims(dim, xd.ndim, "sum")
     out = xd.sum(axis=axes, keepdims=keepdim, dtype=dtype)
-    shape = xd.shape
 
     def sum_backward(g):
         if not keepdim:
@@ -1630,12 +1637,15 @@ def _scatter_add(gx, index, g):
 
 
 def getitem(x, index):
-    index = _index_arrays(index)
+    if index.__class__ is int or index.__class__ is slice:
+        basic, accumulate = True, False
+    else:
+        index = _index_arrays(index)
+        basic = _is_basic(index)
+        accumulate = not basic and _has_int_array(index)
     xd = x.data
     out = xd[index]
     shape = xd.shape
-    basic = _is_basic(index)
-    accumulate = not basic and _has_int_array(index)
 
     def getitem_backward(g):
         gx = _xp(g).zeros(shape, g.dtype)
