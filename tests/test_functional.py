@@ -257,3 +257,65 @@ def test_conv2d_rejects_bad_shapes():
         NF.conv2d(nncore.ones(1, 3, 5, 5), nncore.ones(4, 2, 3, 3))
     with pytest.raises(ValueError):
         NF.conv2d(nncore.ones(3, 5), nncore.ones(4, 3, 3, 3))
+
+
+FRONT_DOORS = {
+    "linear": lambda x, y: NF.linear(x, y),
+    "conv2d": lambda x, y: NF.conv2d(x, y, stride=1, padding=1),
+    "conv_transpose2d": lambda x, y: NF.conv_transpose2d(x, y, stride=2),
+    "max_pool2d": lambda x, y: NF.max_pool2d(x, 2),
+    "avg_pool2d": lambda x, y: NF.avg_pool2d(x, 3, 1, 1),
+    "lp_pool2d": lambda x, y: NF.lp_pool2d(x, 2, 2),
+    "adaptive_avg_pool2d": lambda x, y: NF.adaptive_avg_pool2d(x, 2),
+    "softmax": lambda x, y: NF.softmax(x, -1),
+    "log_softmax": lambda x, y: NF.log_softmax(x, 0),
+    "cross_entropy": lambda x, y: NF.cross_entropy(x, y),
+    "nll_loss": lambda x, y: NF.nll_loss(x, y),
+    "mse_loss": lambda x, y: NF.mse_loss(x, y),
+    "batch_norm": lambda x, y: NF.batch_norm(x, None, None, training=True),
+    "layer_norm": lambda x, y: NF.layer_norm(x, tuple(y.shape[-1:])),
+    "embedding": lambda x, y: NF.embedding(y, x),
+    "interpolate": lambda x, y: NF.interpolate(x, scale_factor=2),
+    "pad": lambda x, y: NF.pad(x, (1, 1), mode="reflect"),
+}
+
+
+def _random_tensor(data):
+    from hypothesis import strategies as st
+
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int64, np.int32, np.float16, np.bool_, np.uint8]))
+    shape = tuple(data.draw(st.lists(st.integers(0, 4), min_size=0, max_size=5)))
+    arr = (np.random.default_rng(len(shape)).standard_normal(shape) * 3).astype(dtype)
+    if data.draw(st.booleans()) and arr.ndim >= 2:
+        arr = arr.swapaxes(0, -1)
+    if data.draw(st.booleans()) and arr.ndim >= 1 and arr.shape[0] > 1:
+        arr = arr[::2]
+    return nncore.tensor(arr) if arr.dtype.kind != "f" else nncore.tensor(arr, requires_grad=True)
+
+
+KERNEL_OF = {"conv2d": K_CONV, "conv_transpose2d": K_CONVT, "max_pool2d": K_POOL, "avg_pool2d": K_POOL,
+             "lp_pool2d": K_POOL, "adaptive_avg_pool2d": K_POOL, "softmax": K_SOFTMAX, "log_softmax": K_SOFTMAX,
+             "cross_entropy": K_CE}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[KERNEL_OF[n]] if n in KERNEL_OF else []) for n in FRONT_DOORS])
+def test_random_wrong_inputs_raise_python_errors(name):
+    """Random dtypes, ranks, shapes and strides: a result or a Python error, never a crash."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    call = FRONT_DOORS[name]
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.data())
+    def check(data):
+        x, y = _random_tensor(data), _random_tensor(data)
+        try:
+            out = call(x, y)
+        except (TypeError, ValueError, IndexError, RuntimeError):
+            return
+        for o in (out if isinstance(out, tuple) else (out,)):
+            if o.requires_grad and o.numel():
+                o.sum().backward()
+
+    check()

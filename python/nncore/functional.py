@@ -32,12 +32,12 @@ from .tensor import (
 )
 
 __all__ = [
-    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "elu",
-    "embedding", "hardtanh", "hinge_embedding_loss", "interpolate", "l1_loss", "layer_norm", "leaky_relu",
-    "linear", "log_softmax", "logsigmoid", "lp_pool2d", "max_pool2d", "mse_loss", "multi_margin_loss",
-    "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss",
-    "softmax", "softplus", "softsign", "tanh",
+    "embedding", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate", "kl_div", "l1_loss",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d", "max_pool2d", "mse_loss",
+    "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
+    "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
 ]
 
 
@@ -452,6 +452,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: input must hold integer indices, got {idx.dtype}")
     wd = weight.data
+    idx = _xp(wd).asarray(idx)
     n = wd.shape[0]
     if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
         raise IndexError(f"embedding: index out of range for {n} embeddings "

@@ -238,6 +238,7 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_ver", "_base", "__weakref__")
     __array_priority__ = 1000
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False):
         src = tensor(data)
@@ -587,7 +588,7 @@ class Tensor:
         return self
 
     def __setitem__(self, index, value):
-        index = _index_arrays(index)
+        index = _index_arrays(index, self.data)
         value = value if isinstance(value, Tensor) else _as_tensor(value, self)
         self._inplace("__setitem__", _Bound(lambda s, v: _index_put(s, index, v), value),
                       lambda d: d.__setitem__(index, value.data))
@@ -1599,15 +1600,22 @@ def flip(x, dims):
 
 
 # ---------------------------------------------------------------- indexing
-def _index_arrays(index):
-    """Tensors inside an index become their arrays."""
+def _index_arrays(index, like=None):
+    """Tensors and lists inside an index become arrays on the device of `like`."""
+    xp = np if like is None else _xp(like)
+
+    def one(i):
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        if xp is not np and isinstance(i, np.ndarray):
+            i = xp.asarray(i)
+        return i
+
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+        return tuple(one(i) for i in index)
+    return one(index)
 
 
 def _is_basic(index):
@@ -1640,7 +1648,7 @@ def getitem(x, index):
     if index.__class__ is int or index.__class__ is slice:
         basic, accumulate = True, False
     else:
-        index = _index_arrays(index)
+        index = _index_arrays(index, x.data)
         basic = _is_basic(index)
         accumulate = not basic and _has_int_array(index)
     xd = x.data

@@ -1,6 +1,6 @@
 """nncore.nn: Module and its containers, layers, losses, init and utils."""
 
-from .. import functional
+from . import functional
 from . import init, utils
 from .layers import (
     ELU,
