@@ -120,6 +120,9 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
   int64_t tiles = split_m ? m_tiles : n_tiles;
   int64_t work = M * N * K;
   int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), tiles, std::max<int64_t>(1, work >> 18)}));
+#ifdef _OPENMP
+  if (omp_in_parallel()) nt = 1;  // called from a caller's parallel region: stay on this thread
+#endif
   if (nt <= 1) {
     sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
@@ -127,11 +130,11 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
 #pragma omp parallel num_threads(nt)
   {
 #ifdef _OPENMP
-    int t = omp_get_thread_num();
+    int t = omp_get_thread_num(), team = omp_get_num_threads();  // the team may be smaller than asked for
 #else
-    int t = 0;
+    int t = 0, team = 1;
 #endif
-    int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
+    int64_t t0 = tiles * t / team, t1 = tiles * (t + 1) / team;
     if (split_m) {
       int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
       if (i1 > i0)
