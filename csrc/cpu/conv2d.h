@@ -28,6 +28,10 @@ void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx);
 template <typename T>
 void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw);
 
+// The SIMD twins of conv2d_forward<float> (implicit GEMM, cpu/conv2d_igemm.h);
+// conv2d_forward<float> calls them when active_isa() allows and the shape suits.
+void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
+
 // dst (C) = sum of src (N, C, HW) over N and HW.
 template <typename T>
 void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst);
