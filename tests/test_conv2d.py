@@ -219,6 +219,8 @@ BACKWARD_CASES = [
     (2, 8, 6, 6, 8, 3, 3, dict(stride=2, padding=1, groups=8)),
     (1, 5, 6, 6, 7, 1, 1, dict()),
     (4, 3, 10, 10, 5, 5, 5, dict(stride=3, padding=2)),
+    (2, 3, 6, 7, 4, 3, 3, dict(padding=(3, 1), dilation=(1, 2))),  # padding wider than the kernel reach
+    (3, 17, 9, 8, 19, 3, 3, dict(padding=1)),
 ]
 
 
@@ -288,6 +290,7 @@ TRANSPOSE_CASES = [
     (3, 6, 4, 3, 2, 4, 4, dict(stride=2, padding=1, groups=3)),            # DCGAN-like
     (1, 4, 6, 5, 5, 3, 2, dict(stride=(1, 2), dilation=(3, 1), output_padding=(2, 1))),  # output_padding < dilation
     (2, 5, 7, 7, 4, 1, 1, dict()),
+    (2, 6, 5, 6, 9, 3, 3, dict(dilation=2, output_padding=1, padding=1)),  # stride 1, output_padding < dilation
 ]
 
 

@@ -152,10 +152,36 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T
   });
 }
 
+// With stride 1 the input gradient is itself a convolution: of gy with the
+// weights flipped in space and with in/out channels swapped, padding d (R - 1) - p.
+template <typename T>
+bool backward_input_as_conv(const ConvShape& s, const T* gy, const T* w, T* gx) {
+  if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > s.dil_h * (s.R - 1) || s.pad_w > s.dil_w * (s.S - 1))
+    return false;
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S;
+  Workspace flipped_ws(s.C * Kg * RS * sizeof(T));
+  T* flipped = flipped_ws.as<T>();  // (C, Kg, R, S): flipped[g Cg + c][k][r][t] = w[g Kg + k][c][R-1-r][S-1-t]
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t k = 0; k < Kg; ++k) {
+        const T* src = w + ((g * Kg + k) * Cg + c) * RS;
+        T* dst = flipped + ((g * Cg + c) * Kg + k) * RS;
+        for (int64_t i = 0; i < RS; ++i) dst[i] = src[RS - 1 - i];
+      }
+  ConvShape t = s;
+  t.C = s.K, t.H = s.P, t.W = s.Q;
+  t.K = s.C, t.P = s.H, t.Q = s.W;
+  t.pad_h = s.dil_h * (s.R - 1) - s.pad_h;
+  t.pad_w = s.dil_w * (s.S - 1) - s.pad_w;
+  conv2d_forward<T>(t, gy, flipped, nullptr, gx);
+  return true;
+}
+
 template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
+  if (!pointwise && backward_input_as_conv(s, gy, w, gx)) return;
   for_each_image<T>(s.N, pointwise ? 0 : CRS * PQ, [&](int64_t n, T* col, int nt, int) {
     for (int64_t g = 0; g < G; ++g) {
       const T* gyg = gy + (n * s.K + g * Kg) * PQ;  // (Kg, PQ)

@@ -69,21 +69,22 @@ void pack_columns(const ConvShape& s, const float* x, int64_t image_stride, cons
   for (int64_t k = 0; k < kc; ++k, dst += NR) {
     const Tap& tap = taps[k];
     for (const ColumnRun& run : runs) {
-      float* out = dst + run.col - run.q0;  // out[q] for q in [q0, q0 + len)
+      float* out = dst + run.col;  // out[i] is pixel q0 + i
       int64_t h = run.p * s.stride_h + tap.h_off;
-      int64_t a = std::max(run.q0, tap.q_lo), b = std::min(run.q0 + run.len, tap.q_hi);
+      int64_t a = std::max(run.q0, tap.q_lo) - run.q0, b = std::min(run.q0 + run.len, tap.q_hi) - run.q0;
       if (h < 0 || h >= s.H || a >= b) {
-        std::memset(out + run.q0, 0, run.len * sizeof(float));
+        for (int64_t i = 0; i < run.len; ++i) out[i] = 0.f;
         continue;
       }
-      const float* src = x + run.n * image_stride + tap.x_off + h * s.W + tap.w_off;  // src[q stride_w]
-      for (int64_t q = run.q0; q < a; ++q) out[q] = 0.f;
+      // src[i stride_w] is the input pixel of output column q0 + i (runs are short: plain loops, no memcpy calls)
+      const float* src = x + run.n * image_stride + tap.x_off + h * s.W + run.q0 * s.stride_w + tap.w_off;
+      for (int64_t i = 0; i < a; ++i) out[i] = 0.f;
       if (s.stride_w == 1) {
-        std::memcpy(out + a, src + a, (b - a) * sizeof(float));
+        for (int64_t i = a; i < b; ++i) out[i] = src[i];
       } else {
-        for (int64_t q = a; q < b; ++q) out[q] = src[q * s.stride_w];
+        for (int64_t i = a; i < b; ++i) out[i] = src[i * s.stride_w];
       }
-      for (int64_t q = b; q < run.q0 + run.len; ++q) out[q] = 0.f;
+      for (int64_t i = b; i < run.len; ++i) out[i] = 0.f;
     }
     for (int64_t j = used; j < NR; ++j) dst[j] = 0.f;
   }
@@ -118,6 +119,13 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
   const int64_t work = 2 * Kg * CRS * J;
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({nnc::num_threads(), panels,
                                                                           std::max<int64_t>(1, work >> 20)})));
+  // Small images with panels straddling them (PQ not a multiple of NR) write a
+  // (K, N, PQ) staging copy of y whose columns run on across images, and
+  // transpose it at the end; otherwise panels write y (N, K, PQ) in place.
+  const bool staged = s.N > 1 && PQ % NR != 0 && PQ < 32 * NR;
+  nnc::Workspace staging(staged ? s.K * J * sizeof(float) : 0);
+  float* out = staged ? staging.as<float>() : y;
+  const int64_t ldc = staged ? J : PQ, image_stride = staged ? PQ : s.K * PQ;
   nnc::Workspace packed_w(k_tiles * MR * CRS * sizeof(float));
   nnc::Workspace packed_b(nt * KC * NR * sizeof(float));
   const std::vector<Tap> taps = conv_taps(s, Cg);
@@ -145,32 +153,41 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
             int64_t j0 = jp * NR, used = std::min<int64_t>(NR, J - j0);
             column_runs(s, j0, used, runs);
             pack_columns<NR>(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
-            bool contiguous = runs.front().n == runs.back().n;  // one image: the columns are adjacent in y
-            int64_t n0 = runs.front().n, pq0 = (runs.front().p * s.Q + runs.front().q0);
+            // panel columns adjacent in memory: one image, or the staging copy
+            bool contiguous = staged || runs.front().n == runs.back().n;
+            const ColumnRun& head = runs.front();
             for (int64_t it = 0; it < k_tiles; ++it) {
               int m = static_cast<int>(std::min<int64_t>(MR, Kg - it * MR));
               const float* bias_tile = bg ? bg + it * MR : nullptr;
+              const int64_t row0 = g * Kg + it * MR;
               if (contiguous) {
-                float* C = y + (n0 * s.K + g * Kg + it * MR) * PQ + pq0;
-                Kernel::micro(kc, Ap + it * MR * kc, Bp, C, PQ, m, static_cast<int>(used), pc == 0, bias_tile);
+                float* C = out + head.n * image_stride + row0 * ldc + head.p * s.Q + head.q0;
+                Kernel::micro(kc, Ap + it * MR * kc, Bp, C, ldc, m, static_cast<int>(used), pc == 0, bias_tile);
                 continue;
               }
-              // the panel crosses an image boundary: go through a local tile
+              // the panel straddles two images of y: go through a local tile
               for (const ColumnRun& run : runs) {
                 if (pc == 0) break;
-                int64_t off = (run.n * s.K + g * Kg + it * MR) * PQ + run.p * s.Q + run.q0;
-                for (int r = 0; r < m; ++r) std::memcpy(tile + r * NR + run.col, y + off + r * PQ, run.len * 4);
+                const float* src = out + run.n * image_stride + row0 * ldc + run.p * s.Q + run.q0;
+                for (int r = 0; r < m; ++r)
+                  for (int64_t i = 0; i < run.len; ++i) tile[r * NR + run.col + i] = src[r * ldc + i];
               }
               Kernel::micro(kc, Ap + it * MR * kc, Bp, tile, NR, m, static_cast<int>(used), pc == 0, bias_tile);
               for (const ColumnRun& run : runs) {
-                int64_t off = (run.n * s.K + g * Kg + it * MR) * PQ + run.p * s.Q + run.q0;
-                for (int r = 0; r < m; ++r) std::memcpy(y + off + r * PQ, tile + r * NR + run.col, run.len * 4);
+                float* dst = out + run.n * image_stride + row0 * ldc + run.p * s.Q + run.q0;
+                for (int r = 0; r < m; ++r)
+                  for (int64_t i = 0; i < run.len; ++i) dst[r * ldc + i] = tile[r * NR + run.col + i];
               }
             }
           }
         }
       }
     }
+  }
+  if (staged) {  // (K, N, PQ) -> (N, K, PQ)
+    const float* src = staging.as<float>();
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t k = 0; k < s.K; ++k) std::memcpy(y + (n * s.K + k) * PQ, src + k * J + n * PQ, PQ * sizeof(float));
   }
 }
 
