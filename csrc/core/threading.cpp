@@ -52,6 +52,14 @@ TeamSlot team_slot() {
 #endif
 }
 
+bool in_parallel_region() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
 bool openmp_enabled() {
 #ifdef _OPENMP
   return true;

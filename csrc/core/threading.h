@@ -15,5 +15,6 @@ struct TeamSlot {
   int size;
 };
 TeamSlot team_slot();
+bool in_parallel_region();
 
 }  // namespace nnc

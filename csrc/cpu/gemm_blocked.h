@@ -165,6 +165,7 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
   int64_t tiles = split_m ? m_tiles : n_tiles;
   int64_t work = M * N * K;
   int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), tiles, std::max<int64_t>(1, work >> 18)}));
+  if (nnc::in_parallel_region()) nt = 1;  // called from a caller's parallel region: stay on this thread
   if (nt <= 1) {
     sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;

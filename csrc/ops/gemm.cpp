@@ -37,7 +37,7 @@ MatrixArg matrix_arg(const Array& x, const char* arg) {
 }
 
 void gemm(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a, bool trans_b, double alpha,
-          double beta, uintptr_t stream) {
+          double beta, [[maybe_unused]] uintptr_t stream) {
   Array a = as_array(a_obj, "gemm", "a");
   Array b = as_array(b_obj, "gemm", "b");
   Array out = as_array(out_obj, "gemm", "out");

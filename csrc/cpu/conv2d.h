@@ -1,0 +1,43 @@
+// CPU 2-D convolution (NCHW, weight (K, C / groups, R, S)): forward, the
+// gradients with respect to input, weight and bias, and the per-channel
+// helpers the transposed convolution is built from.
+#pragma once
+#include <cstdint>
+
+namespace nnc::cpu {
+
+// All sizes explicit: x is (N, C, H, W), weight (K, C / groups, R, S), y (N, K, P, Q).
+// P and Q are normally conv_out_size(...) but may be smaller (the transposed
+// convolution's backward crops); every input read is bounds-checked.
+struct ConvShape {
+  int64_t N, C, H, W;
+  int64_t K, R, S;
+  int64_t P, Q;
+  int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+};
+
+// y = conv(x, w) + bias (bias may be null).
+template <typename T>
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y);
+
+// gx = d(sum y * gy)/dx: the transposed convolution of gy (overwrites gx).
+template <typename T>
+void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx);
+
+// gw = d(sum y * gy)/dw (overwrites gw).
+template <typename T>
+void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw);
+
+// The SIMD twins of conv2d_forward<float> (implicit GEMM, cpu/conv2d_igemm.h);
+// conv2d_forward<float> calls them when active_isa() allows and the shape suits.
+void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
+
+// dst (C) = sum of src (N, C, HW) over N and HW.
+template <typename T>
+void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst);
+
+// y (N, C, HW) += bias (C) broadcast.
+template <typename T>
+void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y);
+
+}  // namespace nnc::cpu
