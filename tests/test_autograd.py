@@ -11,6 +11,16 @@ import nncore
 from nncore import gradcheck
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tests check the Python layer, not threading: one kernel thread keeps
+    them quick on a loaded machine (OpenMP teams stall when a core is busy)."""
+    before = nncore.get_num_threads()
+    nncore.set_num_threads(1)
+    yield
+    nncore.set_num_threads(before)
+
+
 def t64(rng, *shape, positive=False):
     a = rng.standard_normal(shape)
     if positive:

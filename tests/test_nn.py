@@ -10,7 +10,15 @@ import pytest
 import nncore
 from nncore import nn, ops
 
-torch = pytest.importorskip  # resolved per test, so the file runs without PyTorch
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tests check the Python layer, not threading: one kernel thread keeps
+    them quick on a loaded machine (OpenMP teams stall when a core is busy)."""
+    before = nncore.get_num_threads()
+    nncore.set_num_threads(1)
+    yield
+    nncore.set_num_threads(before)
 
 
 def needs(*names):
