@@ -19,15 +19,13 @@ from .tensor import (
     _norm_dim,
     _plain,
     _rng_of,
-    _unbroadcast,
     _xp,
-    arange,
     clamp,
     getitem,
     norm,
-    relu,
+    relu,  # re-exported as F.relu
     sigmoid,
-    tanh,
+    tanh,  # re-exported as F.tanh
     where,
 )
 

@@ -8,7 +8,6 @@ runs on NumPy and CuPy arrays; matmul goes to nncore.ops.gemm.
 
 import builtins
 import math
-import numbers
 
 import numpy as np
 
