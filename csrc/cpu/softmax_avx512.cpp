@@ -1,6 +1,7 @@
 // AVX-512 twin of softmax / log_softmax / cross-entropy: the templates of
 // softmax_simd.h over 16 float lanes, with a polynomial exp (Cephes-style
-// range reduction x = n ln2 + r, degree-5 polynomial on |r| <= ln2 / 2, ~1 ulp).
+// range reduction x = n ln2 + r, degree-5 polynomial on |r| <= ln2 / 2, ~1 ulp,
+// flushed to 0 below exp(-86.5)).
 #include <immintrin.h>
 
 #include "cpu/softmax_simd.h"
@@ -30,9 +31,13 @@ struct Avx512 {
   static float hsum(R v) { return _mm512_reduce_add_ps(v); }
 
   // exp(x) = 2^n exp(r), n = round(x / ln2), r = x - n ln2 (ln2 split in two so
-  // n ln2 is exact); scalef gives 2^n without overflow tricks, 0 below -104.
+  // n ln2 is exact), 2^n by scalef. Below -86.5 the result is set to 0 rather
+  // than a value near float's smallest normal: denormal results cost a
+  // microcode assist each (hundreds of cycles). A NaN x stays NaN.
   static R exp(R x) {
-    x = _mm512_min_ps(set1(88.8f), _mm512_max_ps(set1(-104.0f), x));  // max/min keep a NaN x
+    const R lo = set1(-86.5f);
+    __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ);  // x >= lo, or NaN
+    x = _mm512_min_ps(set1(88.5f), _mm512_max_ps(lo, x));    // max/min keep a NaN x
     R n = _mm512_roundscale_ps(mul(x, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     R r = fnmadd(n, set1(0.693359375f), x);
     r = fnmadd(n, set1(-2.12194440e-4f), r);
@@ -43,7 +48,7 @@ struct Avx512 {
     p = fmadd(p, r, set1(1.6666665459e-1f));
     p = fmadd(p, r, set1(5.0000001201e-1f));
     p = add(fmadd(p, mul(r, r), r), set1(1.0f));  // exp(r) = 1 + r + r^2 P(r)
-    return _mm512_scalef_ps(p, n);
+    return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
   }
 };
 

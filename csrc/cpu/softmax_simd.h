@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <immintrin.h>
+
 #include "core/softmax_math.h"
 #include "cpu/softmax.h"
 
@@ -21,6 +23,20 @@ namespace nnc::cpu {
 namespace {  // each ISA's translation unit gets its own copy
 
 namespace sm = nnc::softmax_math;
+
+// Flush-to-zero and denormals-are-zero for one kernel call on this thread: a
+// probability under float's smallest normal (1.2e-38) becomes 0 instead of
+// costing a microcode assist per element. Restored on scope exit.
+class FlushDenormals {
+ public:
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+  unsigned saved_;
+};
 
 // f(c, n) for each vector of a row of C: n == V::W except for the last, partial one.
 template <class V, class F>
@@ -388,13 +404,16 @@ void softmax_backward_tasks(const float* gy, const float* y, float* gx, int64_t 
 // Defines the twin entry points of softmax.h for one ISA from the templates above.
 #define NNC_DEFINE_SOFTMAX_TWIN(isa, V)                                                                            \
   void ce_tasks_##isa(const CeArgs<float>& a, double g_scale, int64_t t0, int64_t t1, CePartial& part) {          \
+    FlushDenormals ftz;                                                                                            \
     ce_tasks<V>(a, g_scale, t0, t1, part);                                                                         \
   }                                                                                                                \
   void softmax_tasks_##isa(const float* x, float* y, int64_t, int64_t C, int64_t inner, bool log, int64_t t0,     \
                            int64_t t1) {                                                                           \
+    FlushDenormals ftz;                                                                                            \
     softmax_tasks<V>(x, y, C, inner, log, t0, t1);                                                                 \
   }                                                                                                                \
   void softmax_backward_tasks_##isa(const float* gy, const float* y, float* gx, int64_t, int64_t C, int64_t inner, \
                                     bool log, int64_t t0, int64_t t1) {                                            \
+    FlushDenormals ftz;                                                                                            \
     softmax_backward_tasks<V>(gy, y, gx, C, inner, log, t0, t1);                                                   \
   }
