@@ -30,6 +30,7 @@ struct Avx2 {
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static R div(R a, R b) { return _mm256_div_ps(a, b); }
   static R div_one(R v) { return _mm256_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   static R fnmadd(R a, R b, R c) { return _mm256_fnmadd_ps(a, b, c); }
@@ -44,6 +45,53 @@ struct Avx2 {
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     return _mm_cvtss_f32(h);
+  }
+
+  // Transpose-and-reduce of 8 vectors in three halving steps (128-bit halves,
+  // then pairs and single lanes within halves); lane 4k + j then holds row
+  // 2j + k, and one permute puts row r in lane r.
+  template <class Op>
+  static R rows_reduce(const R* v, Op op) {
+    R w1[4], w2[2];
+    for (int i = 0; i < 4; ++i)
+      w1[i] = op(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20), _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));
+    for (int i = 0; i < 2; ++i)
+      w2[i] = op(_mm256_shuffle_ps(w1[2 * i], w1[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                 _mm256_shuffle_ps(w1[2 * i], w1[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    R out = op(_mm256_shuffle_ps(w2[0], w2[1], _MM_SHUFFLE(2, 0, 2, 0)),
+               _mm256_shuffle_ps(w2[0], w2[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm256_permutevar8x32_ps(out, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  }
+  static R rows_max(const R* v) { return rows_reduce(v, [](R a, R b) { return _mm256_max_ps(a, b); }); }
+  static R rows_sum(const R* v) { return rows_reduce(v, [](R a, R b) { return _mm256_add_ps(a, b); }); }
+
+  // log(x) = e ln2 + log(1 + f), x = 2^e (1 + f) with 1 + f in [sqrt(1/2), sqrt(2));
+  // Cephes-style polynomial for log(1 + f) - f + f^2 / 2. x must be a positive
+  // normal; NaN and inf are passed through.
+  static R log(R x) {
+    __m256i bits = _mm256_castps_si256(x);
+    R e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+    R m = _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+    R big = _mm256_cmp_ps(m, set1(1.41421356237f), _CMP_GT_OQ);
+    m = _mm256_blendv_ps(m, mul(m, set1(0.5f)), big);
+    e = _mm256_blendv_ps(e, add(e, set1(1.0f)), big);
+    R f = sub(m, set1(1.0f)), z = mul(f, f);
+    R p = set1(7.0376836292e-2f);
+    p = fmadd(p, f, set1(-1.1514610310e-1f));
+    p = fmadd(p, f, set1(1.1676998740e-1f));
+    p = fmadd(p, f, set1(-1.2420140846e-1f));
+    p = fmadd(p, f, set1(1.4249322787e-1f));
+    p = fmadd(p, f, set1(-1.6668057665e-1f));
+    p = fmadd(p, f, set1(2.0000714765e-1f));
+    p = fmadd(p, f, set1(-2.4999993993e-1f));
+    p = fmadd(p, f, set1(3.3333331174e-1f));
+    R y = mul(mul(p, f), z);
+    y = fmadd(e, set1(-2.12194440e-4f), y);
+    y = fnmadd(set1(0.5f), z, y);
+    R out = fmadd(e, set1(0.693359375f), add(f, y));
+    R special = _mm256_cmp_ps(x, set1(INFINITY), _CMP_NLT_UQ);  // inf or NaN
+    return _mm256_blendv_ps(out, x, special);
   }
 
   // exp(x) = 2^n exp(r), n = round(x / ln2), r = x - n ln2 (ln2 split in two);

@@ -6,8 +6,9 @@
 // Each row is read from memory once; the second and third passes over it hit L1/L2.
 //
 // V provides: R, W, zero, set1, load, load_n(p, n, fill), store, store_n(p, v, n),
-// zero_tail(v, n), add, sub, mul, max, div_one(v) = 1 / v, fmadd(a, b, c) = a b + c,
-// fnmadd(a, b, c) = c - a b, exp, hmax, hsum.
+// zero_tail(v, n), add, sub, mul, div, max, div_one(v) = 1 / v, fmadd(a, b, c) = a b + c,
+// fnmadd(a, b, c) = c - a b, exp, log (of positive normals), hmax, hsum, and
+// rows_max(v) / rows_sum(v): lane r of the result reduces all lanes of v[r], r < W.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -189,6 +190,105 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
   }
 }
 
+// W rows of (N, C) at once, for short rows (C <= kShortRow): each row along
+// the vector as in ce_rows, but the per-row reductions of W rows are done
+// together (rows_max / rows_sum: a transpose-and-reduce) and the per-row loss
+// and gradient scales are vector math over W rows. exp(x - m) is computed once:
+// the gradient rows hold it until they are scaled.
+constexpr int64_t kShortRow = 64;
+
+template <class V>
+void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t r0, CePartial& part) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const int64_t C = a.C;
+  const float* weight = a.weight;
+  const float* xg = a.logits + r0 * C;  // (W, C)
+  float* gg = a.grad ? a.grad + r0 * C : nullptr;
+  alignas(64) float m_r[W], s_r[W], wx_r[W], xy_r[W], wy_r[W], g_r[W], lse_r[W], out_r[W];
+  int64_t y_r[W];
+  R acc[W];
+
+  for (int r = 0; r < W; ++r) {
+    R m = V::set1(-INFINITY);
+    for_vectors<V>(C, [&](int64_t c, int nv) { m = V::max(m, load_part<V>(xg + r * C + c, nv, -INFINITY)); });
+    acc[r] = m;
+  }
+  V::store(m_r, V::rows_max(acc));
+
+  // per-row targets (read before the gradient rows, which may be the logits, are
+  // overwritten): ignored and out-of-range rows get weight 0 and gradient 0
+  for (int r = 0; r < W; ++r) {
+    int64_t pos = r0 + r;
+    y_r[r] = -1;
+    wy_r[r] = 0.0f;
+    xy_r[r] = m_r[r];
+    g_r[r] = 0.0f;
+    if (skip_target(a, pos, part)) continue;
+    int64_t y = a.target[pos];
+    y_r[r] = y;
+    wy_r[r] = weight ? weight[y] : 1.0f;
+    xy_r[r] = xg[r * C + y];
+    g_r[r] = float(a.grad_output ? g_scale * double(a.grad_output[pos * a.grad_output_stride]) : g_scale);
+  }
+  R acc_wx[W];
+  for (int r = 0; r < W; ++r) {
+    const float* x = xg + r * C;
+    const R mv = V::set1(m_r[r]);
+    R s = V::zero(), wx = V::zero();
+    for_vectors<V>(C, [&](int64_t c, int nv) {
+      // the tail is read as -inf (exp 0) unless wx needs finite x - m there
+      R d = V::sub(load_part<V>(x + c, nv, k.eps > 0 ? 0.0f : -INFINITY), mv);
+      R e = V::exp(d);
+      if (k.eps > 0 && nv != W) e = V::zero_tail(e, nv);
+      s = V::add(s, e);
+      if (k.eps > 0) wx = V::fmadd(weights_at<V>(weight, c, nv), d, wx);
+      if (gg) store_part<V>(gg + r * C + c, e, nv);
+    });
+    acc[r] = s;
+    acc_wx[r] = wx;
+  }
+  const R S = V::rows_sum(acc);
+  V::store(s_r, S);
+  V::store(wx_r, k.eps > 0 ? V::rows_sum(acc_wx) : V::zero());
+
+  const R M = V::load(m_r), WY = V::load(wy_r), LSE = V::log(S);
+  V::store(lse_r, LSE);
+  // loss = (1 - eps) w_y (lse - (x_y - m)) + eps / C (w_all lse - wx)
+  R loss = V::mul(WY, V::sub(LSE, V::sub(V::load(xy_r), M)));
+  if (k.eps > 0) {
+    R smooth = V::fnmadd(V::set1(1.0f), V::load(wx_r), V::mul(V::set1(float(k.w_all)), LSE));
+    loss = V::fmadd(V::set1(k.eps * k.inv_c), smooth, V::mul(V::set1(1.0f - k.eps), loss));
+  }
+  V::store(out_r, loss);
+  for (int r = 0; r < W; ++r) {
+    double l = y_r[r] >= 0 ? double(out_r[r]) : 0.0;
+    part.loss += l;
+    part.wsum += double(wy_r[r]);
+    if (a.loss && a.reduction == Reduction::none) a.loss[r0 + r] = float(l);
+  }
+  if (!gg) return;
+  // grad = p_scale * e - w_scale * w_c - [c == y] target_sub, e already in the gradient rows
+  const R G = V::load(g_r), KEEP = V::mul(V::set1(1.0f - k.eps), WY);
+  alignas(64) float p_r[W], sub_r[W];
+  V::store(p_r, V::div(V::mul(G, V::fmadd(V::set1(k.eps * k.inv_c), V::set1(float(k.w_all)), KEEP)), S));
+  V::store(sub_r, V::mul(G, KEEP));
+  V::store(g_r, V::mul(G, V::set1(k.eps * k.inv_c)));
+  for (int r = 0; r < W; ++r) {
+    float* gx = gg + r * C;
+    const R p_scale = V::set1(p_r[r]), w_scale = V::set1(g_r[r]);
+    if (k.eps > 0) {
+      for_vectors<V>(C, [&](int64_t c, int nv) {
+        R e = load_part<V>(gx + c, nv, 0.0f);
+        store_part<V>(gx + c, V::fnmadd(w_scale, weights_at<V>(weight, c, nv), V::mul(p_scale, e)), nv);
+      });
+    } else {
+      for_vectors<V>(C, [&](int64_t c, int nv) { store_part<V>(gx + c, V::mul(p_scale, load_part<V>(gx + c, nv, 0.0f)), nv); });
+    }
+    if (y_r[r] >= 0) gx[y_r[r]] -= sub_r[r];
+  }
+}
+
 // Positions [i0, i0 + nl) of sample n of (N, C, S), nl <= W, one per lane.
 template <class V>
 void ce_lanes(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t n, int64_t i0, int nl,
@@ -271,7 +371,10 @@ void ce_tasks(const CeArgs<float>& a, double g_scale, int64_t t0, int64_t t1, Ce
   CeConsts k{float(a.label_smoothing), a.C > 0 ? 1.0f / float(a.C) : 0.0f, 0.0};
   for (int64_t c = 0; c < a.C; ++c) k.w_all += a.weight ? double(a.weight[c]) : 1.0;
   if (a.S == 1) {
-    ce_rows<V>(a, k, g_scale, t0, t1, part);
+    int64_t n = t0;
+    if (!a.target_prob && a.C <= kShortRow)
+      for (; n + V::W <= t1; n += V::W) ce_row_group<V>(a, k, g_scale, n, part);
+    ce_rows<V>(a, k, g_scale, n, t1, part);
     return;
   }
   const int64_t blocks = (a.S + kSpatialBlock - 1) / kSpatialBlock;
