@@ -185,18 +185,24 @@ double total_weight(const CeArgs<T>& a, CeStatus& status) {
   const int64_t positions = a.N * a.S, chunk = 16384;
   int64_t chunks = (positions + chunk - 1) / chunk;
   std::vector<CePartial> parts(size_t(std::max<int64_t>(chunks, 1)));
+  const int64_t* target = a.target;
+  const T* weight = a.weight;
+  const int64_t C = a.C, ignore_index = a.ignore_index;
   parallel_ranges(chunks, positions * 4, [&](int64_t c0, int64_t c1) {
     for (int64_t k = c0; k < c1; ++k) {
-      CePartial& p = parts[size_t(k)];
+      double wsum = 0;
+      int64_t bad = -1;
       for (int64_t pos = k * chunk; pos < std::min(positions, (k + 1) * chunk); ++pos) {
-        int64_t y = a.target[pos];
-        if (y == a.ignore_index) continue;
-        if (y < 0 || y >= a.C) {
-          p.flag_bad(pos, y);
+        int64_t y = target[pos];
+        if (y == ignore_index) continue;
+        if (y < 0 || y >= C) {
+          if (bad < 0) bad = pos;
           continue;
         }
-        p.wsum += a.weight ? double(a.weight[y]) : 1.0;
+        wsum += weight ? double(weight[y]) : 1.0;
       }
+      parts[size_t(k)].wsum = wsum;
+      if (bad >= 0) parts[size_t(k)].flag_bad(bad, target[bad]);
     }
   });
   double w = 0;

@@ -30,6 +30,12 @@ struct Avx2 {
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  // v with x subtracted in lane `lane` (no lane when lane is outside [0, W))
+  static R sub_at(R v, int64_t lane, R x) {
+    int l = (lane >= 0 && lane < W) ? int(lane) : -1;
+    __m256i hit = _mm256_cmpeq_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(l));
+    return _mm256_sub_ps(v, _mm256_and_ps(x, _mm256_castsi256_ps(hit)));
+  }
   static R div(R a, R b) { return _mm256_div_ps(a, b); }
   static R div_one(R v) { return _mm256_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }

@@ -23,6 +23,11 @@ struct Avx512 {
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  // v with x subtracted in lane `lane` (no lane when lane is outside [0, W))
+  static R sub_at(R v, int64_t lane, R x) {
+    __mmask16 k = (lane >= 0 && lane < W) ? __mmask16(1u << lane) : __mmask16(0);
+    return _mm512_mask_sub_ps(v, k, v, x);
+  }
   static R div(R a, R b) { return _mm512_div_ps(a, b); }
   static R div_one(R v) { return _mm512_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }

@@ -129,6 +129,7 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
     }
     const float m = row_max<V>(x, C);
     const R mv = V::set1(m);
+    const double xy = a.target_prob ? 0.0 : double(x[y]);  // before gx, which may be x, changes
     double g = a.grad_output ? g_scale * double(a.grad_output[n * a.grad_output_stride]) : g_scale;
     CeLane lane;
     if (a.target_prob) {
@@ -139,6 +140,7 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
         R tv = load_part<V>(t + c, nv, 0.0f);
         R e = V::exp(d);
         s = V::add(s, nv == V::W ? e : V::zero_tail(e, nv));
+        if (gx) store_part<V>(gx + c, e, nv);
         R wtc = V::mul(weights_at<V>(weight, c, nv), V::fmadd(tv, one_minus_eps, eps_c));
         wt = V::add(wt, wtc);
         wtx = V::fmadd(wtc, d, wtx);
@@ -153,37 +155,41 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
           R d = V::sub(load_part<V>(x + c, nv, 0.0f), mv);
           R e = V::exp(d);
           s = V::add(s, nv == V::W ? e : V::zero_tail(e, nv));
+          if (gx) store_part<V>(gx + c, e, nv);
           wx = V::fmadd(weights_at<V>(weight, c, nv), d, wx);
         });
       } else {
         for_vectors<V>(C, [&](int64_t c, int nv) {
-          s = V::add(s, V::exp(V::sub(load_part<V>(x + c, nv, -INFINITY), mv)));
+          R e = V::exp(V::sub(load_part<V>(x + c, nv, -INFINITY), mv));
+          s = V::add(s, e);
+          if (gx) store_part<V>(gx + c, e, nv);
         });
       }
       double w_y = weight ? double(weight[y]) : 1.0;
-      lane = index_lane(g, m, V::hsum(s), V::hsum(wx), double(x[y]), w_y, k);
+      lane = index_lane(g, m, V::hsum(s), V::hsum(wx), xy, w_y, k);
       part.wsum += w_y;
     }
     part.loss += lane.loss;
     if (a.loss && a.reduction == Reduction::none) a.loss[n] = float(lane.loss);
     if (!gx) continue;
+    // gx holds exp(x - m) from the pass above (the row is in L1/L2)
     const R p_scale = V::set1(lane.p_scale), w_scale = V::set1(lane.w_scale);
     if (a.target_prob) {
       const float* t = a.target_prob + n * C;
       for_vectors<V>(C, [&](int64_t c, int nv) {
-        R e = V::exp(V::sub(load_part<V>(x + c, nv, 0.0f), mv));
+        R e = load_part<V>(gx + c, nv, 0.0f);
         R wtc = V::mul(weights_at<V>(weight, c, nv), V::fmadd(load_part<V>(t + c, nv, 0.0f), one_minus_eps, eps_c));
         store_part<V>(gx + c, V::fnmadd(w_scale, wtc, V::mul(p_scale, e)), nv);
       });
     } else if (k.eps > 0) {
       for_vectors<V>(C, [&](int64_t c, int nv) {
-        R e = V::exp(V::sub(load_part<V>(x + c, nv, 0.0f), mv));
+        R e = load_part<V>(gx + c, nv, 0.0f);
         store_part<V>(gx + c, V::fnmadd(w_scale, weights_at<V>(weight, c, nv), V::mul(p_scale, e)), nv);
       });
       gx[y] -= lane.target_sub;
     } else {
       for_vectors<V>(C, [&](int64_t c, int nv) {
-        store_part<V>(gx + c, V::mul(p_scale, V::exp(V::sub(load_part<V>(x + c, nv, 0.0f), mv))), nv);
+        store_part<V>(gx + c, V::mul(p_scale, load_part<V>(gx + c, nv, 0.0f)), nv);
       });
       gx[y] -= lane.target_sub;
     }
@@ -193,8 +199,10 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
 // W rows of (N, C) at once, for short rows (C <= kShortRow): each row along
 // the vector as in ce_rows, but the per-row reductions of W rows are done
 // together (rows_max / rows_sum: a transpose-and-reduce) and the per-row loss
-// and gradient scales are vector math over W rows. exp(x - m) is computed once:
-// the gradient rows hold it until they are scaled.
+// and gradient scales are vector math over W rows. exp(x - m) is computed once
+// into an L1 scratch with full-width stores, and the gradient rows are written
+// once, target term included (no read-back of masked stores, which would stall
+// store-to-load forwarding).
 constexpr int64_t kShortRow = 64;
 
 template <class V>
@@ -208,6 +216,8 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int
   alignas(64) float m_r[W], s_r[W], wx_r[W], xy_r[W], wy_r[W], g_r[W], lse_r[W], out_r[W];
   int64_t y_r[W];
   R acc[W];
+  const int64_t Cp = (C + W - 1) / W * W;  // scratch row stride
+  alignas(64) float e_buf[W * kShortRow];  // (W, Cp): exp(x - m)
 
   for (int r = 0; r < W; ++r) {
     R m = V::set1(-INFINITY);
@@ -243,7 +253,7 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int
       if (k.eps > 0 && nv != W) e = V::zero_tail(e, nv);
       s = V::add(s, e);
       if (k.eps > 0) wx = V::fmadd(weights_at<V>(weight, c, nv), d, wx);
-      if (gg) store_part<V>(gg + r * C + c, e, nv);
+      if (gg) V::store(e_buf + r * Cp + c, e);
     });
     acc[r] = s;
     acc_wx[r] = wx;
@@ -276,16 +286,14 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int
   V::store(g_r, V::mul(G, V::set1(k.eps * k.inv_c)));
   for (int r = 0; r < W; ++r) {
     float* gx = gg + r * C;
-    const R p_scale = V::set1(p_r[r]), w_scale = V::set1(g_r[r]);
-    if (k.eps > 0) {
-      for_vectors<V>(C, [&](int64_t c, int nv) {
-        R e = load_part<V>(gx + c, nv, 0.0f);
-        store_part<V>(gx + c, V::fnmadd(w_scale, weights_at<V>(weight, c, nv), V::mul(p_scale, e)), nv);
-      });
-    } else {
-      for_vectors<V>(C, [&](int64_t c, int nv) { store_part<V>(gx + c, V::mul(p_scale, load_part<V>(gx + c, nv, 0.0f)), nv); });
-    }
-    if (y_r[r] >= 0) gx[y_r[r]] -= sub_r[r];
+    const float* e = e_buf + r * Cp;
+    const R p_scale = V::set1(p_r[r]), w_scale = V::set1(g_r[r]), sub = V::set1(sub_r[r]);
+    const int64_t y = y_r[r];  // -1: no target term
+    for_vectors<V>(C, [&](int64_t c, int nv) {
+      R out = V::mul(p_scale, V::load(e + c));
+      if (k.eps > 0) out = V::fnmadd(w_scale, weights_at<V>(weight, c, nv), out);
+      store_part<V>(gx + c, V::sub_at(out, y - c, sub), nv);
+    });
   }
 }
 
