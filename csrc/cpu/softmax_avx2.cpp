@@ -36,6 +36,14 @@ struct Avx2 {
     __m256i hit = _mm256_cmpeq_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(l));
     return _mm256_sub_ps(v, _mm256_and_ps(x, _mm256_castsi256_ps(hit)));
   }
+  static R sub_bits(R v, unsigned bits, R x) {
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bit), lane_bit);
+    return _mm256_sub_ps(v, _mm256_and_ps(x, _mm256_castsi256_ps(hit)));
+  }
+  static R permute(R v, const int32_t* idx) {
+    return _mm256_permutevar8x32_ps(v, _mm256_load_si256(reinterpret_cast<const __m256i*>(idx)));
+  }
   static R div(R a, R b) { return _mm256_div_ps(a, b); }
   static R div_one(R v) { return _mm256_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }

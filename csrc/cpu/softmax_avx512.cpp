@@ -28,6 +28,10 @@ struct Avx512 {
     __mmask16 k = (lane >= 0 && lane < W) ? __mmask16(1u << lane) : __mmask16(0);
     return _mm512_mask_sub_ps(v, k, v, x);
   }
+  static R sub_bits(R v, unsigned bits, R x) { return _mm512_mask_sub_ps(v, __mmask16(bits), v, x); }
+  static R permute(R v, const int32_t* idx) {
+    return _mm512_permutexvar_ps(_mm512_load_si512(reinterpret_cast<const void*>(idx)), v);
+  }
   static R div(R a, R b) { return _mm512_div_ps(a, b); }
   static R div_one(R v) { return _mm512_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }

@@ -7,7 +7,9 @@
 //
 // V provides: R, W, zero, set1, load, load_n(p, n, fill), store, store_n(p, v, n),
 // zero_tail(v, n), add, sub, mul, div, max, div_one(v) = 1 / v, fmadd(a, b, c) = a b + c,
-// fnmadd(a, b, c) = c - a b, exp, log (of positive normals), hmax, hsum, and
+// fnmadd(a, b, c) = c - a b, exp, log (of positive normals), hmax, hsum,
+// permute(v, idx) = v[idx[l]] per lane, sub_at(v, lane, x) / sub_bits(v, bits, x):
+// v - x in one lane / in the lanes of a bit mask, and
 // rows_max(v) / rows_sum(v): lane r of the result reduces all lanes of v[r], r < W.
 #pragma once
 #include <algorithm>
@@ -206,18 +208,24 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
 constexpr int64_t kShortRow = 64;
 
 template <class V>
-void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t r0, CePartial& part) {
+void ce_row_group(const CeArgs<float>& a, const CeConsts& k, const int32_t* row_of, double g_scale, int64_t r0,
+                  CePartial& part) {
   using R = typename V::R;
   constexpr int W = V::W;
   const int64_t C = a.C;
   const float* weight = a.weight;
   const float* xg = a.logits + r0 * C;  // (W, C)
   float* gg = a.grad ? a.grad + r0 * C : nullptr;
-  alignas(64) float m_r[W], s_r[W], wx_r[W], xy_r[W], wy_r[W], g_r[W], lse_r[W], out_r[W];
+  alignas(64) float m_r[W], s_r[W], wx_r[W], xy_r[W], wy_r[W], g_r[W], out_r[W];
   int64_t y_r[W];
   R acc[W];
   const int64_t Cp = (C + W - 1) / W * W;  // scratch row stride
-  alignas(64) float e_buf[W * kShortRow];  // (W, Cp): exp(x - m)
+  alignas(64) float e_buf[W * kShortRow];  // exp(x - m): (W, Cp), or (W * C) when flat
+  // Without label smoothing the block of W rows is also read as C full vectors
+  // ("flat"): lane l of vector j is element j W + l of the block, in row
+  // row_of[j W + l]; exp and the gradient then run on full vectors only.
+  const bool flat = k.eps == 0;
+  unsigned target_bits[kShortRow];  // flat: lanes of vector j that hold a row's target class
 
   for (int r = 0; r < W; ++r) {
     R m = V::set1(-INFINITY);
@@ -242,28 +250,40 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int
     g_r[r] = float(a.grad_output ? g_scale * double(a.grad_output[pos * a.grad_output_stride]) : g_scale);
   }
   R acc_wx[W];
-  for (int r = 0; r < W; ++r) {
-    const float* x = xg + r * C;
-    const R mv = V::set1(m_r[r]);
-    R s = V::zero(), wx = V::zero();
-    for_vectors<V>(C, [&](int64_t c, int nv) {
-      // the tail is read as -inf (exp 0) unless wx needs finite x - m there
-      R d = V::sub(load_part<V>(x + c, nv, k.eps > 0 ? 0.0f : -INFINITY), mv);
-      R e = V::exp(d);
-      if (k.eps > 0 && nv != W) e = V::zero_tail(e, nv);
-      s = V::add(s, e);
-      if (k.eps > 0) wx = V::fmadd(weights_at<V>(weight, c, nv), d, wx);
-      if (gg) V::store(e_buf + r * Cp + c, e);
-    });
-    acc[r] = s;
-    acc_wx[r] = wx;
+  if (flat) {
+    const R M = V::load(m_r);
+    for (int64_t j = 0; j < C; ++j) {
+      R e = V::exp(V::sub(V::load(xg + j * W), V::permute(M, row_of + j * W)));
+      V::store(e_buf + j * W, e);
+    }
+    for (int r = 0; r < W; ++r) {
+      R s = V::zero();
+      for_vectors<V>(C, [&](int64_t c, int nv) { s = V::add(s, load_part<V>(e_buf + r * C + c, nv, 0.0f)); });
+      acc[r] = s;
+    }
+  } else {
+    for (int r = 0; r < W; ++r) {
+      const float* x = xg + r * C;
+      const R mv = V::set1(m_r[r]);
+      R s = V::zero(), wx = V::zero();
+      for_vectors<V>(C, [&](int64_t c, int nv) {
+        // the tail is read as -inf (exp 0) unless wx needs finite x - m there
+        R d = V::sub(load_part<V>(x + c, nv, k.eps > 0 ? 0.0f : -INFINITY), mv);
+        R e = V::exp(d);
+        if (k.eps > 0 && nv != W) e = V::zero_tail(e, nv);
+        s = V::add(s, e);
+        if (k.eps > 0) wx = V::fmadd(weights_at<V>(weight, c, nv), d, wx);
+        if (gg) V::store(e_buf + r * Cp + c, e);
+      });
+      acc[r] = s;
+      acc_wx[r] = wx;
+    }
   }
   const R S = V::rows_sum(acc);
   V::store(s_r, S);
   V::store(wx_r, k.eps > 0 ? V::rows_sum(acc_wx) : V::zero());
 
   const R M = V::load(m_r), WY = V::load(wy_r), LSE = V::log(S);
-  V::store(lse_r, LSE);
   // loss = (1 - eps) w_y (lse - (x_y - m)) + eps / C (w_all lse - wx)
   R loss = V::mul(WY, V::sub(LSE, V::sub(V::load(xy_r), M)));
   if (k.eps > 0) {
@@ -284,6 +304,18 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, double g_scale, int
   V::store(p_r, V::div(V::mul(G, V::fmadd(V::set1(k.eps * k.inv_c), V::set1(float(k.w_all)), KEEP)), S));
   V::store(sub_r, V::mul(G, KEEP));
   V::store(g_r, V::mul(G, V::set1(k.eps * k.inv_c)));
+  if (flat) {
+    for (int64_t j = 0; j < C; ++j) target_bits[j] = 0;
+    for (int r = 0; r < W; ++r)
+      if (y_r[r] >= 0) target_bits[(r * C + y_r[r]) / W] |= 1u << ((r * C + y_r[r]) % W);
+    const R P = V::load(p_r), SUB = V::load(sub_r);
+    for (int64_t j = 0; j < C; ++j) {
+      const int32_t* rows = row_of + j * W;
+      R out = V::mul(V::load(e_buf + j * W), V::permute(P, rows));
+      V::store(gg + j * W, V::sub_bits(out, target_bits[j], V::permute(SUB, rows)));
+    }
+    return;
+  }
   for (int r = 0; r < W; ++r) {
     float* gx = gg + r * C;
     const float* e = e_buf + r * Cp;
@@ -380,8 +412,11 @@ void ce_tasks(const CeArgs<float>& a, double g_scale, int64_t t0, int64_t t1, Ce
   for (int64_t c = 0; c < a.C; ++c) k.w_all += a.weight ? double(a.weight[c]) : 1.0;
   if (a.S == 1) {
     int64_t n = t0;
-    if (!a.target_prob && a.C <= kShortRow)
-      for (; n + V::W <= t1; n += V::W) ce_row_group<V>(a, k, g_scale, n, part);
+    if (!a.target_prob && a.C <= kShortRow) {
+      alignas(64) int32_t row_of[kShortRow * V::W];  // row of each element of a block of W rows
+      for (int64_t i = 0; i < a.C * V::W; ++i) row_of[i] = int32_t(i / a.C);
+      for (; n + V::W <= t1; n += V::W) ce_row_group<V>(a, k, row_of, g_scale, n, part);
+    }
     ce_rows<V>(a, k, g_scale, n, t1, part);
     return;
   }
