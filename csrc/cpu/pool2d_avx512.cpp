@@ -1,0 +1,97 @@
+// 2-D pooling, AVX-512 twin (float): 16 neighbouring outputs of a row per
+// vector, masked loads and stores for row ends; loops in cpu/pool2d_simd.h.
+#include <immintrin.h>
+
+#include "cpu/pool2d.h"
+
+namespace nnc::cpu {
+namespace {
+
+struct Avx512 {
+  static constexpr int L = 16;
+  using F = __m512;
+  using I = __m512i;
+  using M = __mmask16;
+
+  static M mask(int n) { return n >= L ? M(0xFFFF) : n <= 0 ? M(0) : M((1u << n) - 1); }
+  static F zero() { return _mm512_setzero_ps(); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static F sqrt(F a) { return _mm512_sqrt_ps(a); }
+  static F loadu(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void storeu(float* p, F v, M m) { _mm512_mask_storeu_ps(p, m, v); }
+  static I iset1(int32_t v) { return _mm512_set1_epi32(v); }
+  static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I iota_times(int32_t s) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32(s));
+  }
+
+  // p[2j] for j < n, reading only p[0 .. 2n-1)
+  static F evens(const float* p, int n) {
+    const I even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    F lo = loadu(p, mask(2 * n - 1)), hi = loadu(p + L, mask(2 * n - 1 - L));
+    return _mm512_permutex2var_ps(lo, even, hi);
+  }
+  // p[2j] += v[j] for j < n, touching only p[0 .. 2n-1)
+  static void add_evens(float* p, F v, int n) {
+    const I lo_idx = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+    const I hi_idx = _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
+    F z = zero();
+    M mlo = mask(2 * n - 1), mhi = mask(2 * n - 1 - L);
+    storeu(p, add(loadu(p, mlo), _mm512_permutex2var_ps(v, lo_idx, z)), mlo);
+    if (mhi) storeu(p + L, add(loadu(p + L, mhi), _mm512_permutex2var_ps(v, hi_idx, z)), mhi);
+  }
+  static F gather(const float* p, I offsets, M m) {
+    return _mm512_mask_i32gather_ps(zero(), m, offsets, p, 4);
+  }
+  // running max that keeps a NaN once seen and takes a new one
+  static F max_nan(F best, F v) {
+    return _mm512_mask_mov_ps(_mm512_max_ps(v, best), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+  }
+  static void take(F& best, I& best_at, F v, I at) {
+    M t = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    best = _mm512_mask_mov_ps(best, t, v);
+    best_at = _mm512_mask_mov_epi32(best_at, t, at);
+  }
+  static void store_indices(int64_t* p, I at, int n) {
+    M m = mask(n);
+    _mm512_mask_storeu_epi64(p, __mmask8(m & 0xFF), _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+    if (n > 8) _mm512_mask_storeu_epi64(p + 8, __mmask8(m >> 8), _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
+  }
+  static F zero_where_zero(F ref, F v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(ref, zero(), _CMP_NEQ_UQ), v); }
+};
+
+}  // namespace
+}  // namespace nnc::cpu
+
+#include "cpu/pool2d_simd.h"
+
+namespace nnc::cpu {
+
+void max_pool2d_forward_avx512(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
+  max_forward<Avx512>(sh, x, y, indices);
+}
+
+void avg_pool2d_forward_avx512(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+  sum_forward<Avx512, 0>(sh, div, x, y);
+}
+
+void avg_pool2d_backward_avx512(const Pool2dShape& sh, AvgDivisor div, const float* gy, float* gx) {
+  sum_backward<Avx512, 0>(sh, div, gy, nullptr, nullptr, gx);
+}
+
+void lp_pool2d_forward_avx512(const Pool2dShape& sh, double p, const float* x, float* y) {
+  if (p == 1) sum_forward<Avx512, 1>(sh, kLpDivisor, x, y);
+  else sum_forward<Avx512, 2>(sh, kLpDivisor, x, y);
+}
+
+void lp_pool2d_backward_avx512(const Pool2dShape& sh, double p, const float* gy, const float* x, const float* y,
+                               float* gx) {
+  if (p == 1) sum_backward<Avx512, 1>(sh, kLpDivisor, gy, x, y, gx);
+  else sum_backward<Avx512, 2>(sh, kLpDivisor, gy, x, y, gx);
+}
+
+}  // namespace nnc::cpu

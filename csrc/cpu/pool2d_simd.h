@@ -1,0 +1,263 @@
+// Pooling loops written once over a SIMD vector type V (AVX2: 8 lanes,
+// AVX-512: 16): each vector holds V::L neighbouring outputs of one row, whose
+// windows lie wholly inside the row; stride-2 windows load 2L floats and keep
+// the even ones. Columns whose windows cross the padding go to pool2d_ref.h.
+// Included by pool2d_avx2.cpp and pool2d_avx512.cpp after they define V.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "cpu/pool2d_ref.h"
+
+namespace nnc::cpu {
+namespace {
+
+enum class Stride { one, two, any };
+
+inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Output columns [begin, end) whose windows lie wholly inside [0, W).
+struct Interior {
+  int64_t begin, end;
+};
+inline Interior interior_columns(const Pool2dShape& sh) {
+  int64_t begin = std::min(ceil_div_nonneg(sh.pW, sh.sW), sh.OW);
+  int64_t last_start = sh.W - 1 + sh.pW - (sh.kW - 1) * sh.dW;
+  int64_t end = last_start >= 0 ? std::min(last_start / sh.sW + 1, sh.OW) : 0;
+  return {begin, std::max(begin, end)};
+}
+
+// p[j * s] for the first n lanes (j < n); other lanes 0. offsets = j * s.
+template <class V, Stride S>
+typename V::F load_lanes(const float* p, int n, typename V::I offsets) {
+  if constexpr (S == Stride::one) return V::loadu(p, V::mask(n));
+  else if constexpr (S == Stride::two) return V::evens(p, n);
+  else return V::gather(p, offsets, V::mask(n));
+}
+
+// p[j * s] += v[j] for the first n lanes.
+template <class V, Stride S>
+void add_lanes(float* p, typename V::F v, int n, int64_t s) {
+  if constexpr (S == Stride::one) {
+    typename V::M m = V::mask(n);
+    V::storeu(p, V::add(V::loadu(p, m), v), m);
+  } else if constexpr (S == Stride::two) {
+    V::add_evens(p, v, n);
+  } else {
+    alignas(64) float lanes[V::L];
+    V::storeu(lanes, v, V::mask(V::L));
+    for (int j = 0; j < n; ++j) p[j * s] += lanes[j];
+  }
+}
+
+template <Stride S>
+bool stride_matches(int64_t s) {
+  return S == Stride::one ? s == 1 : S == Stride::two ? s == 2 : true;
+}
+
+// ---- max ----------------------------------------------------------------
+
+// x is one (H, W) plane; y and idx (may be null) one (OH, OW) plane.
+template <class V, Stride S, bool WithIndices>
+void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
+  using F = typename V::F;
+  using I = typename V::I;
+  const Interior in = interior_columns(sh);
+  const I lane_offsets = V::iota_times(int32_t(sh.sW));
+  const F neg_inf = V::set1(-std::numeric_limits<float>::infinity());
+  for (int64_t oh = 0; oh < sh.OH; ++oh) {
+    float* yr = y + oh * sh.OW;
+    int64_t* ir = WithIndices ? idx + oh * sh.OW : nullptr;
+    auto scalar = [&](int64_t ow) {
+      int64_t arg;
+      yr[ow] = max_one(sh, x, oh, ow, &arg);
+      if constexpr (WithIndices) ir[ow] = arg;
+    };
+    for (int64_t ow = 0; ow < in.begin; ++ow) scalar(ow);
+    MaxWindow wh = max_window(oh, sh.H, sh.kH, sh.sH, sh.pH, sh.dH);
+    for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
+      int n = int(std::min<int64_t>(V::L, in.end - ow0));
+      int64_t col0 = ow0 * sh.sW - sh.pW;  // first input column of lane 0's window
+      F best = neg_inf;
+      I best_at = V::iadd(V::iset1(int32_t(wh.start * sh.W + col0)), lane_offsets);
+      for (int64_t ih = wh.start; ih < wh.end; ih += sh.dH) {
+        const float* row = x + ih * sh.W + col0;
+        for (int64_t kw = 0; kw < sh.kW; ++kw) {
+          F v = load_lanes<V, S>(row + kw * sh.dW, n, lane_offsets);
+          if constexpr (WithIndices) {
+            I at = V::iadd(V::iset1(int32_t(ih * sh.W + col0 + kw * sh.dW)), lane_offsets);
+            V::take(best, best_at, v, at);
+          } else {
+            best = V::max_nan(best, v);
+          }
+        }
+      }
+      V::storeu(yr + ow0, best, V::mask(n));
+      if constexpr (WithIndices) V::store_indices(ir + ow0, best_at, n);
+    }
+    for (int64_t ow = in.end; ow < sh.OW; ++ow) scalar(ow);
+  }
+}
+
+template <class V, Stride S>
+bool max_forward_as(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
+  if (!stride_matches<S>(sh.sW)) return false;
+  for_each_plane(sh.planes, sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
+    const float* xp = x + c * sh.H * sh.W;
+    float* yp = y + c * sh.OH * sh.OW;
+    if (indices) max_plane<V, S, true>(sh, xp, yp, indices + c * sh.OH * sh.OW);
+    else max_plane<V, S, false>(sh, xp, yp, nullptr);
+  });
+  return true;
+}
+
+template <class V>
+void max_forward(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
+  // lanes carry h * W + w as int32
+  if (sh.H * sh.W >= (int64_t(1) << 31)) return max_pool2d_forward_scalar<float>(sh, x, y, indices);
+  if (max_forward_as<V, Stride::one>(sh, x, y, indices)) return;
+  if (max_forward_as<V, Stride::two>(sh, x, y, indices)) return;
+  max_forward_as<V, Stride::any>(sh, x, y, indices);
+}
+
+// ---- window sums: avg (Power 0), lp with p = 1 (Power 1), p = 2 (Power 2) ----
+
+template <class V, int Power>
+typename V::F lp_term(typename V::F v) {
+  if constexpr (Power == 2) return V::mul(v, v);
+  else return v;
+}
+
+// x is one (H, W) plane, y one (OH, OW) plane. lp: no padding, divisor = the
+// (ceil_mode-cut) window size, y = (sum / divisor * kH*kW)^(1/p).
+template <class V, Stride S, int Power>
+void sum_plane(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+  using F = typename V::F;
+  const Interior in = interior_columns(sh);
+  const typename V::I lane_offsets = V::iota_times(int32_t(sh.sW));
+  const double p = Power;
+  for (int64_t oh = 0; oh < sh.OH; ++oh) {
+    float* yr = y + oh * sh.OW;
+    auto scalar = [&](int64_t ow) {
+      yr[ow] = Power == 0 ? avg_one(sh, div, x, oh, ow) : lp_one(sh, p, x, oh, ow);
+    };
+    for (int64_t ow = 0; ow < in.begin; ++ow) scalar(ow);
+    AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
+    AvgWindow ww{0, sh.kW, sh.kW};  // every interior window
+    const float divisor = float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * sh.kW);
+    const F vdiv = V::set1(divisor), vkk = V::set1(float(sh.kH * sh.kW));
+    for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
+      int n = int(std::min<int64_t>(V::L, in.end - ow0));
+      int64_t col0 = ow0 * sh.sW - sh.pW;
+      F sum = V::zero();
+      for (int64_t ih = wh.start; ih < wh.end; ++ih) {
+        const float* row = x + ih * sh.W + col0;
+        for (int64_t kw = 0; kw < sh.kW; ++kw) sum = V::add(sum, lp_term<V, Power>(load_lanes<V, S>(row + kw, n, lane_offsets)));
+      }
+      F out;
+      if (wh.start >= wh.end) out = V::zero();
+      else if constexpr (Power == 0) out = V::div(sum, vdiv);
+      else if constexpr (Power == 1) out = V::mul(V::div(sum, vdiv), vkk);
+      else out = V::sqrt(V::mul(V::div(sum, vdiv), vkk));
+      V::storeu(yr + ow0, out, V::mask(n));
+    }
+    for (int64_t ow = in.end; ow < sh.OW; ++ow) scalar(ow);
+  }
+}
+
+// gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. gx is
+// zeroed, then every window adds its share in output-row order.
+template <class V, Stride S, int Power>
+void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
+                        float* gx) {
+  using F = typename V::F;
+  const Interior in = interior_columns(sh);
+  const typename V::I lane_offsets = V::iota_times(int32_t(sh.sW));
+  const double p = Power;
+  {
+    const F z = V::zero();
+    int64_t i = 0, plane = sh.H * sh.W;
+    for (; i + V::L <= plane; i += V::L) V::storeu(gx + i, z, V::mask(V::L));
+    if (i < plane) V::storeu(gx + i, z, V::mask(int(plane - i)));
+  }
+  for (int64_t oh = 0; oh < sh.OH; ++oh) {
+    const float* gyr = gy + oh * sh.OW;
+    auto scalar = [&](int64_t ow) {
+      if constexpr (Power == 0) avg_one_backward(sh, div, gyr[ow], gx, oh, ow);
+      else lp_one_backward(sh, p, gyr[ow], x, gx, oh, ow);
+    };
+    for (int64_t ow = 0; ow < in.begin; ++ow) scalar(ow);
+    AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
+    if (wh.start < wh.end) {
+      AvgWindow ww{0, sh.kW, sh.kW};
+      const float divisor = float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * sh.kW);
+      const F vdiv = V::set1(divisor), vscale = V::set1(float(sh.kH * sh.kW) / divisor);
+      for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
+        int n = int(std::min<int64_t>(V::L, in.end - ow0));
+        typename V::M m = V::mask(n);
+        int64_t col0 = ow0 * sh.sW - sh.pW;
+        F g = V::loadu(gyr + ow0, m), share;
+        if constexpr (Power == 0) {
+          share = V::div(g, vdiv);
+        } else {
+          // d y / d t masked where t == 0 (PyTorch's relu), times kH*kW / divisor
+          F yv = V::loadu(y + oh * sh.OW + ow0, m);
+          share = Power == 1 ? V::mul(g, vscale) : V::div(V::mul(g, vscale), yv);
+          share = V::zero_where_zero(yv, share);
+        }
+        for (int64_t ih = wh.start; ih < wh.end; ++ih) {
+          float* grow = gx + ih * sh.W + col0;
+          for (int64_t kw = 0; kw < sh.kW; ++kw) {
+            F add = share;
+            if constexpr (Power == 2) add = V::mul(share, load_lanes<V, S>(x + ih * sh.W + col0 + kw, n, lane_offsets));
+            add_lanes<V, S>(grow + kw, add, n, sh.sW);
+          }
+        }
+      }
+    }
+    for (int64_t ow = in.end; ow < sh.OW; ++ow) scalar(ow);
+  }
+}
+
+template <class V, Stride S, int Power>
+bool sum_forward_as(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+  if (!stride_matches<S>(sh.sW)) return false;
+  for_each_plane(sh.planes, sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
+    sum_plane<V, S, Power>(sh, div, x + c * sh.H * sh.W, y + c * sh.OH * sh.OW);
+  });
+  return true;
+}
+
+template <class V, Stride S, int Power>
+bool sum_backward_as(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
+                     float* gx) {
+  if (!stride_matches<S>(sh.sW)) return false;
+  for_each_plane(sh.planes, sh.H * sh.W + sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
+    int64_t in_at = c * sh.H * sh.W, out_at = c * sh.OH * sh.OW;
+    sum_plane_backward<V, S, Power>(sh, div, gy + out_at, x ? x + in_at : nullptr, y ? y + out_at : nullptr,
+                                    gx + in_at);
+  });
+  return true;
+}
+
+template <class V, int Power>
+void sum_forward(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+  if (sum_forward_as<V, Stride::one, Power>(sh, div, x, y)) return;
+  if (sum_forward_as<V, Stride::two, Power>(sh, div, x, y)) return;
+  sum_forward_as<V, Stride::any, Power>(sh, div, x, y);
+}
+
+template <class V, int Power>
+void sum_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
+                  float* gx) {
+  if (sum_backward_as<V, Stride::one, Power>(sh, div, gy, x, y, gx)) return;
+  if (sum_backward_as<V, Stride::two, Power>(sh, div, gy, x, y, gx)) return;
+  sum_backward_as<V, Stride::any, Power>(sh, div, gy, x, y, gx);
+}
+
+// Lp with padding 0; the divisor is never overridden.
+constexpr AvgDivisor kLpDivisor{true, 0};
+
+}  // namespace
+}  // namespace nnc::cpu
