@@ -36,17 +36,11 @@ struct Avx2 {
     F mixed = _mm256_shuffle_ps(lo, hi, 0x88);  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), 0xD8));
   }
-  // p[2j] += v[j] for j < n, touching only p[0 .. 2n-1)
-  static void add_evens(float* p, F v, int n) {
-    F z = zero();
-    F a = _mm256_unpacklo_ps(v, z), b = _mm256_unpackhi_ps(v, z);  // v0 0 v1 0 | v4 0 v5 0 and v2 0 v3 0 | v6 0 v7 0
-    F lo = _mm256_permute2f128_ps(a, b, 0x20), hi = _mm256_permute2f128_ps(a, b, 0x31);
-    M mlo = mask(2 * n - 1);
-    storeu(p, add(loadu(p, mlo), lo), mlo);
-    if (2 * n - 1 > L) {
-      M mhi = mask(2 * n - 1 - L);
-      storeu(p + L, add(loadu(p + L, mhi), hi), mhi);
-    }
+  // lo = a0 b0 a1 b1 a2 b2 a3 b3, hi = a4 b4 ... a7 b7
+  static void interleave(F a, F b, F& lo, F& hi) {
+    F l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7
+    lo = _mm256_permute2f128_ps(l, h, 0x20);
+    hi = _mm256_permute2f128_ps(l, h, 0x31);
   }
   static F gather(const float* p, I offsets, M m) {
     return _mm256_mask_i32gather_ps(zero(), p, offsets, _mm256_castsi256_ps(m), 4);

@@ -35,14 +35,10 @@ struct Avx512 {
     F lo = loadu(p, mask(2 * n - 1)), hi = loadu(p + L, mask(2 * n - 1 - L));
     return _mm512_permutex2var_ps(lo, even, hi);
   }
-  // p[2j] += v[j] for j < n, touching only p[0 .. 2n-1)
-  static void add_evens(float* p, F v, int n) {
-    const I lo_idx = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
-    const I hi_idx = _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
-    F z = zero();
-    M mlo = mask(2 * n - 1), mhi = mask(2 * n - 1 - L);
-    storeu(p, add(loadu(p, mlo), _mm512_permutex2var_ps(v, lo_idx, z)), mlo);
-    if (mhi) storeu(p + L, add(loadu(p + L, mhi), _mm512_permutex2var_ps(v, hi_idx, z)), mhi);
+  // lo = a0 b0 a1 b1 ... a7 b7, hi = a8 b8 ... a15 b15
+  static void interleave(F a, F b, F& lo, F& hi) {
+    lo = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+    hi = _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
   }
   static F gather(const float* p, I offsets, M m) {
     return _mm512_mask_i32gather_ps(zero(), m, offsets, p, 4);

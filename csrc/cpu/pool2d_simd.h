@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "cpu/pool2d_ref.h"
 
@@ -34,21 +35,6 @@ typename V::F load_lanes(const float* p, int n, typename V::I offsets) {
   if constexpr (S == Stride::one) return V::loadu(p, V::mask(n));
   else if constexpr (S == Stride::two) return V::evens(p, n);
   else return V::gather(p, offsets, V::mask(n));
-}
-
-// p[j * s] += v[j] for the first n lanes.
-template <class V, Stride S>
-void add_lanes(float* p, typename V::F v, int n, int64_t s) {
-  if constexpr (S == Stride::one) {
-    typename V::M m = V::mask(n);
-    V::storeu(p, V::add(V::loadu(p, m), v), m);
-  } else if constexpr (S == Stride::two) {
-    V::add_evens(p, v, n);
-  } else {
-    alignas(64) float lanes[V::L];
-    V::storeu(lanes, v, V::mask(V::L));
-    for (int j = 0; j < n; ++j) p[j * s] += lanes[j];
-  }
 }
 
 template <Stride S>
@@ -166,57 +152,112 @@ void sum_plane(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) 
   }
 }
 
-// gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. gx is
-// zeroed, then every window adds its share in output-row order.
+// Backward of the window sums, gathered: each input element sums the shares
+// of the windows that hold it, so gx is written once, row by row.
+// coef is (OH, row) scratch: coef[oh][lead + ow] = d loss / d (window sum of
+// output (oh, ow)), zero outside [lead, lead + OW). For lp, gx = x * that sum (p = 2).
+template <class V, int Power>
+void fill_coefficients(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* y, float* coef,
+                       int64_t lead, int64_t row) {
+  using F = typename V::F;
+  const Interior in = interior_columns(sh);
+  std::fill(coef, coef + sh.OH * row, 0.f);
+  for (int64_t oh = 0; oh < sh.OH; ++oh) {
+    const float* gyr = gy + oh * sh.OW;
+    const float* yr = Power ? y + oh * sh.OW : nullptr;
+    float* cr = coef + oh * row + lead;
+    AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
+    if (wh.start >= wh.end) continue;
+    auto one = [&](int64_t ow) {
+      AvgWindow ww = avg_window(ow, sh.W, sh.kW, sh.sW, sh.pW);
+      if (ww.start >= ww.end) return;
+      if constexpr (Power == 0) {
+        cr[ow] = gyr[ow] / float(avg_divisor(div, wh, ww));
+      } else {
+        // PyTorch's chain: d y / d t is masked where t == 0, then * kH*kW / divisor
+        float scale = float(sh.kH * sh.kW) / float(wh.padded * ww.padded);
+        float c = Power == 1 ? gyr[ow] * scale : gyr[ow] * scale / yr[ow];
+        cr[ow] = yr[ow] == 0.f ? 0.f : c;
+      }
+    };
+    for (int64_t ow = 0; ow < in.begin; ++ow) one(ow);
+    AvgWindow ww{0, sh.kW, sh.kW};
+    const float divisor = float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * sh.kW);
+    const F vdiv = V::set1(divisor), vscale = V::set1(float(sh.kH * sh.kW) / divisor);
+    for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
+      typename V::M m = V::mask(int(std::min<int64_t>(V::L, in.end - ow0)));
+      F g = V::loadu(gyr + ow0, m), c;
+      if constexpr (Power == 0) {
+        c = V::div(g, vdiv);
+      } else {
+        F yv = V::loadu(yr + ow0, m);
+        c = V::zero_where_zero(yv, Power == 1 ? V::mul(g, vscale) : V::div(V::mul(g, vscale), yv));
+      }
+      V::storeu(cr + ow0, c, m);
+    }
+    for (int64_t ow = in.end; ow < sh.OW; ++ow) one(ow);
+  }
+}
+
+// Scratch for the coefficients, one per thread, kept between calls.
+inline float* coefficient_scratch(size_t count) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
+}
+
+// gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. Stride
+// along W is 1 or 2 (S), dilation 1.
 template <class V, Stride S, int Power>
 void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
                         float* gx) {
   using F = typename V::F;
-  const Interior in = interior_columns(sh);
-  const typename V::I lane_offsets = V::iota_times(int32_t(sh.sW));
-  const double p = Power;
-  {
-    const F z = V::zero();
-    int64_t i = 0, plane = sh.H * sh.W;
-    for (; i + V::L <= plane; i += V::L) V::storeu(gx + i, z, V::mask(V::L));
-    if (i < plane) V::storeu(gx + i, z, V::mask(int(plane - i)));
-  }
-  for (int64_t oh = 0; oh < sh.OH; ++oh) {
-    const float* gyr = gy + oh * sh.OW;
-    auto scalar = [&](int64_t ow) {
-      if constexpr (Power == 0) avg_one_backward(sh, div, gyr[ow], gx, oh, ow);
-      else lp_one_backward(sh, p, gyr[ow], x, gx, oh, ow);
-    };
-    for (int64_t ow = 0; ow < in.begin; ++ow) scalar(ow);
-    AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
-    if (wh.start < wh.end) {
-      AvgWindow ww{0, sh.kW, sh.kW};
-      const float divisor = float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * sh.kW);
-      const F vdiv = V::set1(divisor), vscale = V::set1(float(sh.kH * sh.kW) / divisor);
-      for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
-        int n = int(std::min<int64_t>(V::L, in.end - ow0));
-        typename V::M m = V::mask(n);
-        int64_t col0 = ow0 * sh.sW - sh.pW;
-        F g = V::loadu(gyr + ow0, m), share;
-        if constexpr (Power == 0) {
-          share = V::div(g, vdiv);
-        } else {
-          // d y / d t masked where t == 0 (PyTorch's relu), times kH*kW / divisor
-          F yv = V::loadu(y + oh * sh.OW + ow0, m);
-          share = Power == 1 ? V::mul(g, vscale) : V::div(V::mul(g, vscale), yv);
-          share = V::zero_where_zero(yv, share);
+  constexpr int64_t s = S == Stride::two ? 2 : 1;
+  constexpr int64_t span = s * V::L;  // input columns per step
+  const int64_t lead = sh.kW + 1;
+  const int64_t row = lead + std::max(sh.OW, (sh.W + sh.pW + 1) / s + 1) + V::L + 1;
+  float* coef = coefficient_scratch(size_t(sh.OH * row));
+  fill_coefficients<V, Power>(sh, div, gy, y, coef, lead, row);
+  for (int64_t ih = 0; ih < sh.H; ++ih) {
+    // output rows whose windows hold input row ih
+    int64_t oh_lo = std::max<int64_t>(0, -pool_floor_div(-(ih + sh.pH - sh.kH + 1), sh.sH));
+    int64_t oh_hi = std::min<int64_t>(sh.OH - 1, pool_floor_div(ih + sh.pH, sh.sH));
+    float* gr = gx + ih * sh.W;
+    const float* xr = Power == 2 ? x + ih * sh.W : nullptr;
+    for (int64_t q0 = 0; q0 < sh.W; q0 += span) {
+      int n = int(std::min<int64_t>(span, sh.W - q0));
+      if constexpr (S == Stride::one) {
+        // column q takes coef[oh][q + p - kw] for every kw
+        F acc = V::zero();
+        for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
+          const float* cr = coef + oh * row + lead + q0 + sh.pW;
+          for (int64_t kw = 0; kw < sh.kW; ++kw) acc = V::add(acc, V::loadu(cr - kw, V::mask(V::L)));
         }
-        for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-          float* grow = gx + ih * sh.W + col0;
+        typename V::M m = V::mask(n);
+        if constexpr (Power == 2) acc = V::mul(acc, V::loadu(xr + q0, m));
+        V::storeu(gr + q0, acc, m);
+      } else {
+        // column q0 + 2j (+1) takes coef[oh][(q0 + p - kw) / 2 + j] from the kw of matching parity
+        F even = V::zero(), odd = V::zero();
+        for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
+          const float* cr = coef + oh * row + lead;
           for (int64_t kw = 0; kw < sh.kW; ++kw) {
-            F add = share;
-            if constexpr (Power == 2) add = V::mul(share, load_lanes<V, S>(x + ih * sh.W + col0 + kw, n, lane_offsets));
-            add_lanes<V, S>(grow + kw, add, n, sh.sW);
+            int64_t num = q0 + sh.pW - kw;
+            if ((num & 1) == 0) even = V::add(even, V::loadu(cr + num / 2, V::mask(V::L)));
+            else odd = V::add(odd, V::loadu(cr + (num + 1) / 2, V::mask(V::L)));
           }
         }
+        F lo, hi;
+        V::interleave(even, odd, lo, hi);
+        typename V::M mlo = V::mask(n), mhi = V::mask(n - V::L);
+        if constexpr (Power == 2) {
+          lo = V::mul(lo, V::loadu(xr + q0, mlo));
+          hi = V::mul(hi, V::loadu(xr + q0 + V::L, mhi));
+        }
+        V::storeu(gr + q0, lo, mlo);
+        if (n > V::L) V::storeu(gr + q0 + V::L, hi, mhi);
       }
     }
-    for (int64_t ow = in.end; ow < sh.OW; ++ow) scalar(ow);
   }
 }
 
@@ -233,7 +274,7 @@ template <class V, Stride S, int Power>
 bool sum_backward_as(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
                      float* gx) {
   if (!stride_matches<S>(sh.sW)) return false;
-  for_each_plane(sh.planes, sh.H * sh.W + sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
+  for_each_plane(sh.planes, sh.H * sh.W * sh.kH * sh.kW / 4, [&](int64_t c) {
     int64_t in_at = c * sh.H * sh.W, out_at = c * sh.OH * sh.OW;
     sum_plane_backward<V, S, Power>(sh, div, gy + out_at, x ? x + in_at : nullptr, y ? y + out_at : nullptr,
                                     gx + in_at);
@@ -253,10 +294,11 @@ void sum_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, const 
                   float* gx) {
   if (sum_backward_as<V, Stride::one, Power>(sh, div, gy, x, y, gx)) return;
   if (sum_backward_as<V, Stride::two, Power>(sh, div, gy, x, y, gx)) return;
-  sum_backward_as<V, Stride::any, Power>(sh, div, gy, x, y, gx);
+  if constexpr (Power == 0) avg_pool2d_backward_scalar<float>(sh, div, gy, gx);
+  else lp_pool2d_backward_scalar<float>(sh, double(Power), gy, x, y, gx);
 }
 
-// Lp with padding 0; the divisor is never overridden.
+// Lp: padding 0, the divisor never overridden.
 constexpr AvgDivisor kLpDivisor{true, 0};
 
 }  // namespace
