@@ -26,6 +26,7 @@ struct Avx2 {
   static void storeu(float* p, F v, M m) { _mm256_maskstore_ps(p, m, v); }
   static I iset1(int32_t v) { return _mm256_set1_epi32(v); }
   static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I iload(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static I iota_times(int32_t s) {
     return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s));
   }

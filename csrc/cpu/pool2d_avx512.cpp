@@ -24,6 +24,7 @@ struct Avx512 {
   static void storeu(float* p, F v, M m) { _mm512_mask_storeu_ps(p, m, v); }
   static I iset1(int32_t v) { return _mm512_set1_epi32(v); }
   static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I iload(const int32_t* p) { return _mm512_loadu_si512(p); }
   static I iota_times(int32_t s) {
     return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                               _mm512_set1_epi32(s));

@@ -1,7 +1,7 @@
 // Pooling loops written once over a SIMD vector type V (AVX2: 8 lanes,
-// AVX-512: 16): each vector holds V::L neighbouring outputs of one row, whose
-// windows lie wholly inside the row; stride-2 windows load 2L floats and keep
-// the even ones. Columns whose windows cross the padding go to pool2d_ref.h.
+// AVX-512: 16): each vector holds V::L neighbouring outputs of one row;
+// stride-2 windows load 2L floats and keep the even ones. Planes whose
+// windows cross the row ends are read from a copy padded with -inf or 0.
 // Included by pool2d_avx2.cpp and pool2d_avx512.cpp after they define V.
 #pragma once
 #include <algorithm>
@@ -42,6 +42,36 @@ bool stride_matches(int64_t s) {
   return S == Stride::one ? s == 1 : S == Stride::two ? s == 2 : true;
 }
 
+// Scratch per thread and use, kept between calls (no page faults once warm).
+inline float* thread_scratch(int slot, size_t count) {
+  thread_local std::vector<float> buffers[2];
+  if (buffers[slot].size() < count) buffers[slot].resize(count);
+  return buffers[slot].data();
+}
+
+// The rows of one (H, W) plane as the vector loops read them: element
+// (ih, iw) at data[ih * stride + iw + shift]. When some window crosses the
+// left or right edge, the plane is copied into scratch with `fill` around
+// each row (-inf for max, 0 for sums), so every window reads inside a row.
+struct Rows {
+  const float* data;
+  int64_t stride, shift;
+};
+inline Rows padded_rows(const Pool2dShape& sh, const float* x, float fill) {
+  Interior in = interior_columns(sh);
+  if (in.begin == 0 && in.end == sh.OW) return {x, sh.W, 0};
+  int64_t width = std::max(sh.pW + sh.W, (sh.OW - 1) * sh.sW + (sh.kW - 1) * sh.dW + 1);
+  int64_t stride = (width + 15) / 16 * 16;
+  float* buf = thread_scratch(0, size_t(sh.H * stride));
+  for (int64_t ih = 0; ih < sh.H; ++ih) {
+    float* r = buf + ih * stride;
+    std::fill(r, r + sh.pW, fill);
+    std::copy(x + ih * sh.W, x + (ih + 1) * sh.W, r + sh.pW);
+    std::fill(r + sh.pW + sh.W, r + stride, fill);
+  }
+  return {buf, stride, sh.pW};
+}
+
 // ---- max ----------------------------------------------------------------
 
 // x is one (H, W) plane; y and idx (may be null) one (OH, OW) plane.
@@ -50,25 +80,27 @@ void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
   using F = typename V::F;
   using I = typename V::I;
   const Interior in = interior_columns(sh);
+  const Rows rows = padded_rows(sh, x, -std::numeric_limits<float>::infinity());
   const I lane_offsets = V::iota_times(int32_t(sh.sW));
   const F neg_inf = V::set1(-std::numeric_limits<float>::infinity());
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
-    float* yr = y + oh * sh.OW;
-    int64_t* ir = WithIndices ? idx + oh * sh.OW : nullptr;
-    auto scalar = [&](int64_t ow) {
-      int64_t arg;
-      yr[ow] = max_one(sh, x, oh, ow, &arg);
-      if constexpr (WithIndices) ir[ow] = arg;
-    };
-    for (int64_t ow = 0; ow < in.begin; ++ow) scalar(ow);
     MaxWindow wh = max_window(oh, sh.H, sh.kH, sh.sH, sh.pH, sh.dH);
-    for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
-      int n = int(std::min<int64_t>(V::L, in.end - ow0));
+    for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) {
+      int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
       int64_t col0 = ow0 * sh.sW - sh.pW;  // first input column of lane 0's window
       F best = neg_inf;
-      I best_at = V::iadd(V::iset1(int32_t(wh.start * sh.W + col0)), lane_offsets);
+      I best_at;
+      if (ow0 >= in.begin && ow0 + n <= in.end) {
+        best_at = V::iadd(V::iset1(int32_t(wh.start * sh.W + col0)), lane_offsets);
+      } else {
+        // PyTorch's first position: the window's first column at or past 0
+        alignas(64) int32_t first[V::L] = {};
+        for (int j = 0; j < n; ++j)
+          first[j] = int32_t(wh.start * sh.W + max_window(ow0 + j, sh.W, sh.kW, sh.sW, sh.pW, sh.dW).start);
+        best_at = V::iload(first);
+      }
       for (int64_t ih = wh.start; ih < wh.end; ih += sh.dH) {
-        const float* row = x + ih * sh.W + col0;
+        const float* row = rows.data + ih * rows.stride + rows.shift + col0;
         for (int64_t kw = 0; kw < sh.kW; ++kw) {
           F v = load_lanes<V, S>(row + kw * sh.dW, n, lane_offsets);
           if constexpr (WithIndices) {
@@ -79,10 +111,9 @@ void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
           }
         }
       }
-      V::storeu(yr + ow0, best, V::mask(n));
-      if constexpr (WithIndices) V::store_indices(ir + ow0, best_at, n);
+      V::storeu(y + oh * sh.OW + ow0, best, V::mask(n));
+      if constexpr (WithIndices) V::store_indices(idx + oh * sh.OW + ow0, best_at, n);
     }
-    for (int64_t ow = in.end; ow < sh.OW; ++ow) scalar(ow);
   }
 }
 
@@ -121,34 +152,39 @@ template <class V, Stride S, int Power>
 void sum_plane(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
   using F = typename V::F;
   const Interior in = interior_columns(sh);
+  const Rows rows = padded_rows(sh, x, 0.f);
   const typename V::I lane_offsets = V::iota_times(int32_t(sh.sW));
-  const double p = Power;
+  const F vkk = V::set1(float(sh.kH * sh.kW));
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
-    float* yr = y + oh * sh.OW;
-    auto scalar = [&](int64_t ow) {
-      yr[ow] = Power == 0 ? avg_one(sh, div, x, oh, ow) : lp_one(sh, p, x, oh, ow);
-    };
-    for (int64_t ow = 0; ow < in.begin; ++ow) scalar(ow);
     AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
-    AvgWindow ww{0, sh.kW, sh.kW};  // every interior window
-    const float divisor = float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * sh.kW);
-    const F vdiv = V::set1(divisor), vkk = V::set1(float(sh.kH * sh.kW));
-    for (int64_t ow0 = in.begin; ow0 < in.end; ow0 += V::L) {
-      int n = int(std::min<int64_t>(V::L, in.end - ow0));
+    auto divisor_of = [&](int64_t ow) {
+      AvgWindow ww = avg_window(ow, sh.W, sh.kW, sh.sW, sh.pW);
+      return float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * ww.padded);
+    };
+    const F interior_divisor = V::set1(Power == 0 ? avg_divisor(div, wh, AvgWindow{0, sh.kW, sh.kW})
+                                                  : float(wh.padded * sh.kW));
+    for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) {
+      int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
       int64_t col0 = ow0 * sh.sW - sh.pW;
+      F divisor = interior_divisor;
+      if (ow0 < in.begin || ow0 + n > in.end) {
+        alignas(64) float each[V::L];
+        for (int j = 0; j < V::L; ++j) each[j] = j < n ? divisor_of(ow0 + j) : 1.f;
+        divisor = V::loadu(each, V::mask(V::L));
+      }
       F sum = V::zero();
       for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-        const float* row = x + ih * sh.W + col0;
-        for (int64_t kw = 0; kw < sh.kW; ++kw) sum = V::add(sum, lp_term<V, Power>(load_lanes<V, S>(row + kw, n, lane_offsets)));
+        const float* row = rows.data + ih * rows.stride + rows.shift + col0;
+        for (int64_t kw = 0; kw < sh.kW; ++kw)
+          sum = V::add(sum, lp_term<V, Power>(load_lanes<V, S>(row + kw, n, lane_offsets)));
       }
       F out;
       if (wh.start >= wh.end) out = V::zero();
-      else if constexpr (Power == 0) out = V::div(sum, vdiv);
-      else if constexpr (Power == 1) out = V::mul(V::div(sum, vdiv), vkk);
-      else out = V::sqrt(V::mul(V::div(sum, vdiv), vkk));
-      V::storeu(yr + ow0, out, V::mask(n));
+      else if constexpr (Power == 0) out = V::div(sum, divisor);
+      else if constexpr (Power == 1) out = V::mul(V::div(sum, divisor), vkk);
+      else out = V::sqrt(V::mul(V::div(sum, divisor), vkk));
+      V::storeu(y + oh * sh.OW + ow0, out, V::mask(n));
     }
-    for (int64_t ow = in.end; ow < sh.OW; ++ow) scalar(ow);
   }
 }
 
@@ -200,11 +236,7 @@ void fill_coefficients(const Pool2dShape& sh, AvgDivisor div, const float* gy, c
 }
 
 // Scratch for the coefficients, one per thread, kept between calls.
-inline float* coefficient_scratch(size_t count) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < count) buffer.resize(count);
-  return buffer.data();
-}
+inline float* coefficient_scratch(size_t count) { return thread_scratch(1, count); }
 
 // gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. Stride
 // along W is 1 or 2 (S), dilation 1.
