@@ -1,7 +1,7 @@
 // Pooling loops written once over a SIMD vector type V (AVX2: 8 lanes,
 // AVX-512: 16): each vector holds V::L neighbouring outputs of one row;
-// stride-2 windows load 2L floats and keep the even ones. Planes whose
-// windows cross the row ends are read from a copy padded with -inf or 0.
+// stride-2 windows load 2L floats and keep the even ones. Where windows cross
+// a row end, masked loads stand -inf (max) or 0 (sums) in for the padding.
 // Included by pool2d_avx2.cpp and pool2d_avx512.cpp after they define V.
 #pragma once
 #include <algorithm>
@@ -42,34 +42,36 @@ bool stride_matches(int64_t s) {
   return S == Stride::one ? s == 1 : S == Stride::two ? s == 2 : true;
 }
 
-// Scratch per thread and use, kept between calls (no page faults once warm).
-inline float* thread_scratch(int slot, size_t count) {
-  thread_local std::vector<float> buffers[2];
-  if (buffers[slot].size() < count) buffers[slot].resize(count);
-  return buffers[slot].data();
+// Scratch per thread, kept between calls (no page faults once warm).
+inline float* thread_scratch(size_t count) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
 }
 
-// The rows of one (H, W) plane as the vector loops read them: element
-// (ih, iw) at data[ih * stride + iw + shift]. When some window crosses the
-// left or right edge, the plane is copied into scratch with `fill` around
-// each row (-inf for max, 0 for sums), so every window reads inside a row.
-struct Rows {
-  const float* data;
-  int64_t stride, shift;
-};
-inline Rows padded_rows(const Pool2dShape& sh, const float* x, float fill) {
-  Interior in = interior_columns(sh);
-  if (in.begin == 0 && in.end == sh.OW) return {x, sh.W, 0};
-  int64_t width = std::max(sh.pW + sh.W, (sh.OW - 1) * sh.sW + (sh.kW - 1) * sh.dW + 1);
-  int64_t stride = (width + 15) / 16 * 16;
-  float* buf = thread_scratch(0, size_t(sh.H * stride));
-  for (int64_t ih = 0; ih < sh.H; ++ih) {
-    float* r = buf + ih * stride;
-    std::fill(r, r + sh.pW, fill);
-    std::copy(x + ih * sh.W, x + (ih + 1) * sh.W, r + sh.pW);
-    std::fill(r + sh.pW + sh.W, r + stride, fill);
+// As load_lanes, but reads only the positions p[i] with lo <= i < hi (the
+// rest of the row lies beyond the left or right end); lanes outside get fill.
+template <class V, Stride S>
+typename V::F load_lanes_clipped(const float* p, int n, typename V::I offsets, int64_t lo, int64_t hi,
+                                 typename V::F fill) {
+  auto bits = [](int64_t from, int64_t to) {  // bits from..to-1 of a lane mask
+    from = std::max<int64_t>(from, 0);
+    to = std::min<int64_t>(to, V::L);
+    return to <= from ? 0u : uint32_t(((uint64_t(1) << to) - 1) & ~((uint64_t(1) << from) - 1));
+  };
+  if constexpr (S == Stride::one) {
+    return V::loadu_fill(p, V::mask_from_bits(bits(lo, std::min<int64_t>(n, hi))), fill);
+  } else if constexpr (S == Stride::two) {
+    int64_t end = std::min<int64_t>(2 * n - 1, hi);
+    return V::evens_of(V::loadu_fill(p, V::mask_from_bits(bits(lo, end)), fill),
+                       V::loadu_fill(p + V::L, V::mask_from_bits(bits(lo - V::L, end - V::L)), fill));
+  } else {
+    int64_t s = V::lane_stride(offsets);
+    uint32_t m = 0;
+    for (int j = 0; j < n; ++j)
+      if (j * s >= lo && j * s < hi) m |= 1u << j;
+    return V::gather_fill(p, offsets, V::mask_from_bits(m), fill);
   }
-  return {buf, stride, sh.pW};
 }
 
 // ---- max ----------------------------------------------------------------
@@ -80,7 +82,6 @@ void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
   using F = typename V::F;
   using I = typename V::I;
   const Interior in = interior_columns(sh);
-  const Rows rows = padded_rows(sh, x, -std::numeric_limits<float>::infinity());
   const I lane_offsets = V::iota_times(int32_t(sh.sW));
   const F neg_inf = V::set1(-std::numeric_limits<float>::infinity());
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
@@ -90,7 +91,8 @@ void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
       int64_t col0 = ow0 * sh.sW - sh.pW;  // first input column of lane 0's window
       F best = neg_inf;
       I best_at;
-      if (ow0 >= in.begin && ow0 + n <= in.end) {
+      const bool edge = ow0 < in.begin || ow0 + n > in.end;
+      if (!edge) {
         best_at = V::iadd(V::iset1(int32_t(wh.start * sh.W + col0)), lane_offsets);
       } else {
         // PyTorch's first position: the window's first column at or past 0
@@ -100,9 +102,11 @@ void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
         best_at = V::iload(first);
       }
       for (int64_t ih = wh.start; ih < wh.end; ih += sh.dH) {
-        const float* row = rows.data + ih * rows.stride + rows.shift + col0;
+        const float* row = x + ih * sh.W + col0;
         for (int64_t kw = 0; kw < sh.kW; ++kw) {
-          F v = load_lanes<V, S>(row + kw * sh.dW, n, lane_offsets);
+          int64_t at0 = col0 + kw * sh.dW;  // input column of lane 0's tap
+          F v = edge ? load_lanes_clipped<V, S>(row + kw * sh.dW, n, lane_offsets, -at0, sh.W - at0, neg_inf)
+                     : load_lanes<V, S>(row + kw * sh.dW, n, lane_offsets);
           if constexpr (WithIndices) {
             I at = V::iadd(V::iset1(int32_t(ih * sh.W + col0 + kw * sh.dW)), lane_offsets);
             V::take(best, best_at, v, at);
@@ -152,7 +156,6 @@ template <class V, Stride S, int Power>
 void sum_plane(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
   using F = typename V::F;
   const Interior in = interior_columns(sh);
-  const Rows rows = padded_rows(sh, x, 0.f);
   const typename V::I lane_offsets = V::iota_times(int32_t(sh.sW));
   const F vkk = V::set1(float(sh.kH * sh.kW));
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
@@ -167,16 +170,20 @@ void sum_plane(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) 
       int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
       int64_t col0 = ow0 * sh.sW - sh.pW;
       F divisor = interior_divisor;
-      if (ow0 < in.begin || ow0 + n > in.end) {
+      const bool edge = ow0 < in.begin || ow0 + n > in.end;
+      if (edge) {
         alignas(64) float each[V::L];
         for (int j = 0; j < V::L; ++j) each[j] = j < n ? divisor_of(ow0 + j) : 1.f;
         divisor = V::loadu(each, V::mask(V::L));
       }
       F sum = V::zero();
       for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-        const float* row = rows.data + ih * rows.stride + rows.shift + col0;
-        for (int64_t kw = 0; kw < sh.kW; ++kw)
-          sum = V::add(sum, lp_term<V, Power>(load_lanes<V, S>(row + kw, n, lane_offsets)));
+        const float* row = x + ih * sh.W + col0;
+        for (int64_t kw = 0; kw < sh.kW; ++kw) {
+          F v = edge ? load_lanes_clipped<V, S>(row + kw, n, lane_offsets, -(col0 + kw), sh.W - (col0 + kw), V::zero())
+                     : load_lanes<V, S>(row + kw, n, lane_offsets);
+          sum = V::add(sum, lp_term<V, Power>(v));
+        }
       }
       F out;
       if (wh.start >= wh.end) out = V::zero();
@@ -236,7 +243,7 @@ void fill_coefficients(const Pool2dShape& sh, AvgDivisor div, const float* gy, c
 }
 
 // Scratch for the coefficients, one per thread, kept between calls.
-inline float* coefficient_scratch(size_t count) { return thread_scratch(1, count); }
+inline float* coefficient_scratch(size_t count) { return thread_scratch(count); }
 
 // gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. Stride
 // along W is 1 or 2 (S), dilation 1.
