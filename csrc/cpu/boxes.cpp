@@ -249,9 +249,9 @@ std::vector<std::pair<int64_t, int64_t>> split_by_class(const int64_t* idxs, con
 
 // A hierarchy of uniform grids over the candidates of one run. A box lives at
 // the level whose cell side bounds its width and height, in the cell holding its
-// corner (x1, y1). A kept box k can overlap query q only if
-// x1_q - w_k < x1_k < x2_q (same in y), so the query visits, per level, the cells
-// from corner (x1_q - max kept width, y1_q - max kept height) to (x2_q, y2_q).
+// centre. IoU > t needs an overlap wider than t * max(w_q, w_k) (and taller than
+// t * max(h_q, h_k)); so a query visits, per level, only the cells within
+// reach(...) of its centre, given the widest and tallest box kept at that level.
 struct Grid {
   static constexpr int kMaxLevels = 64;
   int levels = 1;
@@ -281,11 +281,12 @@ struct Grid {
     return l;
   }
 
-  // Geometry for `len` boxes whose corners span [x0, x0 + xrange] x [y0, y0 + yrange]
-  // with mean max(w, h) `typical`; at most max_cells cells in all.
-  void plan(int64_t len, double xrange, double yrange, double typical, int64_t max_cells) {
+  // Geometry for `len` boxes whose centres span [x0, x0 + xrange] x [y0, y0 + yrange]:
+  // level l takes boxes with max(w, h) <= bound0 * 2^l in cells of half that side;
+  // level 0 has at most len + 16 cells, all levels at most max_cells.
+  void plan(int64_t len, double xrange, double yrange, double bound0, int64_t max_cells) {
     bool fx = std::isfinite(xrange), fy = std::isfinite(yrange);
-    double s0 = typical;
+    double s0 = bound0;
     if (!(s0 > 0) || !std::isfinite(s0)) s0 = std::max({fx ? xrange : 0.0, fy ? yrange : 0.0, 1.0});
     int64_t level0_cap = len + 16;
     for (;;) {
@@ -294,14 +295,15 @@ struct Grid {
       double s = s0;
       bool fits_level0 = true;
       for (int l = 0; l < kMaxLevels; ++l) {
-        gx[l] = fx ? cells_along(xrange, s) : 1;
-        gy[l] = fy ? cells_along(yrange, s) : 1;
+        double cs = 0.5 * s;  // cell side; tuned on uniform boxes, threshold 0.5
+        gx[l] = fx ? cells_along(xrange, cs) : 1;
+        gy[l] = fy ? cells_along(yrange, cs) : 1;
         if (l == 0 && gx[0] * gy[0] > level0_cap) {
           fits_level0 = false;
           break;
         }
-        inv_x[l] = gx[l] > 1 ? 1.0 / s : 0.0;
-        inv_y[l] = gy[l] > 1 ? 1.0 / s : 0.0;
+        inv_x[l] = gx[l] > 1 ? 1.0 / cs : 0.0;
+        inv_y[l] = gy[l] > 1 ? 1.0 / cs : 0.0;
         side[l] = s;
         offset[l + 1] = offset[l] + gx[l] * gy[l];
         max_w[l] = max_h[l] = 0;
@@ -316,6 +318,18 @@ struct Grid {
     side[levels - 1] = std::numeric_limits<double>::infinity();  // the top level takes every box
   }
 };
+
+// The largest centre distance, along one axis, at which a box of extent
+// w_k <= w_max overlaps a query of extent w_q by more than t * max(w_q, w_k):
+// the overlap is at most (w_q + w_k) / 2 - |c_q - c_k|, and w_k < w_q / t.
+inline double reach(double w_q, double w_max, double t) {
+  double w_k = t > 0 ? std::min(w_max, w_q / t) : w_max;
+  double w_mid = std::min(w_k, w_q);
+  double r = std::max(0.5 * (w_q + w_mid) - t * std::max(w_q, w_mid), 0.5 * (w_q + w_k) - t * std::max(w_q, w_k));
+  return r == r ? r : std::numeric_limits<double>::infinity();  // inf - inf from huge boxes
+}
+
+inline double centre(double lo, double hi) { return 0.5 * lo + 0.5 * hi; }  // never overflows
 
 inline int64_t cell_budget(int64_t len) { return 4 * len + 128; }
 
@@ -334,29 +348,30 @@ void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, 
   KeptBoxes kept{qa + len, qa + 2 * len, qa + 3 * len, qa + 4 * len, qa + 5 * len};
   int64_t* cell_of = reinterpret_cast<int64_t*>(qa + 6 * len);
 
-  double xmin = 0, xmax = 0, ymin = 0, ymax = 0, side_sum = 0;
+  double xmin = 0, xmax = 0, ymin = 0, ymax = 0, side_sum = 0;  // over centres
   for (int64_t p = 0; p < len; ++p) {
     const T* b = boxes + 4 * run[p];
     qx1[p] = b[0], qy1[p] = b[1], qx2[p] = b[2], qy2[p] = b[3];
     qa[p] = nnc::box_area<double>(qx1[p], qy1[p], qx2[p], qy2[p]);
-    if (p == 0) xmin = xmax = qx1[p], ymin = ymax = qy1[p];
-    xmin = std::min(xmin, qx1[p]), xmax = std::max(xmax, qx1[p]);
-    ymin = std::min(ymin, qy1[p]), ymax = std::max(ymax, qy1[p]);
+    double cx = centre(qx1[p], qx2[p]), cy = centre(qy1[p], qy2[p]);
+    if (p == 0) xmin = xmax = cx, ymin = ymax = cy;
+    xmin = std::min(xmin, cx), xmax = std::max(xmax, cx);
+    ymin = std::min(ymin, cy), ymax = std::max(ymax, cy);
     side_sum += std::max(qx2[p] - qx1[p], qy2[p] - qy1[p]);
   }
   Grid grid;
   grid.x0 = xmin, grid.y0 = ymin;
   if (len <= 32) {
-    grid.plan(len, 0, 0, 1, 1);  // one cell: the plain greedy loop
+    grid.plan(len, 0, 0, 1, 1);  // one cell: the plain greedy loop over kept boxes
   } else {
-    grid.plan(len, xmax - xmin, ymax - ymin, side_sum / double(len), cell_budget(len));
+    grid.plan(len, xmax - xmin, ymax - ymin, 1.5 * side_sum / double(len), cell_budget(len));
   }
   int64_t ncells = grid.offset[grid.levels];
   int64_t *cell_start = cells, *cell_fill = cells + ncells;
   std::fill(cell_start, cell_start + 2 * ncells, 0);
   for (int64_t p = 0; p < len; ++p) {
     int l = grid.level_of(qx2[p] - qx1[p], qy2[p] - qy1[p]);
-    cell_of[p] = grid.cell(l, qx1[p], qy1[p]);
+    cell_of[p] = grid.cell(l, centre(qx1[p], qx2[p]), centre(qy1[p], qy2[p]));
     ++cell_fill[cell_of[p]];
   }
   for (int64_t c = 0, sum = 0; c < ncells; ++c) {
@@ -365,16 +380,24 @@ void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, 
     cell_fill[c] = 0;
   }
 
+  // t is lowered a little and every window widened by more than the rounding of
+  // centres and extents, so the windows never miss a suppressor.
+  const double t = threshold * (1 - 0x1p-40);
   int64_t nkept = 0;
   for (int64_t p = 0; p < len; ++p) {
     const double q[5] = {qx1[p], qy1[p], qx2[p], qy2[p], qa[p]};
+    const double wq = q[2] - q[0], hq = q[3] - q[1];
+    const double cqx = centre(q[0], q[2]), cqy = centre(q[1], q[3]);
     bool suppressed = false;
     for (int l = 0; l < grid.levels && !suppressed; ++l) {
       if (grid.kept[l] == 0) continue;
-      int64_t cx0 = Grid::coord(q[0] - grid.max_w[l], grid.x0, grid.inv_x[l], grid.gx[l]);
-      int64_t cx1 = Grid::coord(q[2], grid.x0, grid.inv_x[l], grid.gx[l]);
-      int64_t cy0 = Grid::coord(q[1] - grid.max_h[l], grid.y0, grid.inv_y[l], grid.gy[l]);
-      int64_t cy1 = Grid::coord(q[3], grid.y0, grid.inv_y[l], grid.gy[l]);
+      double rx = reach(wq, grid.max_w[l], t), ry = reach(hq, grid.max_h[l], t);
+      rx += 0x1p-44 * (std::fabs(cqx) + wq + grid.max_w[l]) + 1e-300;
+      ry += 0x1p-44 * (std::fabs(cqy) + hq + grid.max_h[l]) + 1e-300;
+      int64_t cx0 = Grid::coord(cqx - rx, grid.x0, grid.inv_x[l], grid.gx[l]);
+      int64_t cx1 = Grid::coord(cqx + rx, grid.x0, grid.inv_x[l], grid.gx[l]);
+      int64_t cy0 = Grid::coord(cqy - ry, grid.y0, grid.inv_y[l], grid.gy[l]);
+      int64_t cy1 = Grid::coord(cqy + ry, grid.y0, grid.inv_y[l], grid.gy[l]);
       for (int64_t cy = cy0; cy <= cy1 && !suppressed; ++cy) {
         int64_t row = grid.offset[l] + cy * grid.gx[l];
         for (int64_t c = row + cx0; c <= row + cx1; ++c) {
@@ -392,7 +415,7 @@ void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, 
     kept.x1[slot] = q[0], kept.y1[slot] = q[1], kept.x2[slot] = q[2], kept.y2[slot] = q[3], kept.area[slot] = q[4];
     double w = q[2] - q[0], h = q[3] - q[1];
     int l = grid.level_of(w, h);
-    // rounded up, so x1_q - max_w never lands right of a kept box's true reach
+    // rounded up, so a window never falls short of a kept box's true reach
     grid.max_w[l] = std::max(grid.max_w[l], std::nextafter(w, std::numeric_limits<double>::infinity()));
     grid.max_h[l] = std::max(grid.max_h[l], std::nextafter(h, std::numeric_limits<double>::infinity()));
     ++grid.kept[l];
