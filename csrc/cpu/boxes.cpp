@@ -320,12 +320,17 @@ struct Grid {
 };
 
 // The largest centre distance, along one axis, at which a box of extent
-// w_k <= w_max overlaps a query of extent w_q by more than t * max(w_q, w_k):
-// the overlap is at most (w_q + w_k) / 2 - |c_q - c_k|, and w_k < w_q / t.
+// w_k <= w_max can have IoU > t with a query of extent w_q. Their overlap o is at
+// most (w_q + w_k) / 2 - |c_q - c_k| and at most min(w_q, w_k), and IoU > t needs
+// o > t * max(w_q, w_k) (inter > t * area of either box) and
+// o > t / (1 + t) * (w_q + w_k) (inter > t / (1 + t) * (area_q + area_k)).
+// The bound is piecewise linear in w_k with corners at t w_q, w_q and w_q / t.
 inline double reach(double w_q, double w_max, double t) {
-  double w_k = t > 0 ? std::min(w_max, w_q / t) : w_max;
-  double w_mid = std::min(w_k, w_q);
-  double r = std::max(0.5 * (w_q + w_mid) - t * std::max(w_q, w_mid), 0.5 * (w_q + w_k) - t * std::max(w_q, w_k));
+  double s = t / (1 + t);
+  double w_top = t > 0 ? std::min(w_max, w_q / t) : w_max;
+  auto slack = [&](double w_k) { return 0.5 * (w_q + w_k) - std::max(t * std::max(w_q, w_k), s * (w_q + w_k)); };
+  double r = std::max(std::max(slack(0), slack(std::min(w_top, t * w_q))), std::max(slack(std::min(w_top, w_q)),
+                                                                                     slack(w_top)));
   return r == r ? r : std::numeric_limits<double>::infinity();  // inf - inf from huge boxes
 }
 
