@@ -47,15 +47,17 @@ std::string row_str(const T* row, int64_t width) {
 }
 
 // Every row finite with x1 <= x2 and y1 <= y2.
-void check_box_values(const Array& b, const char* op, const char* arg) {
+void check_box_values(const Array& b, const char* op, const char* arg, uintptr_t stream) {
+  (void)stream;
   int64_t n = b.shape[0];
   int64_t bad = -1;
   std::string row;
   if (b.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
     double values[4];
-    bad = b.dtype == DType::float32 ? nnc::cuda::first_invalid_box<float>(b.ptr<const float>(), n, values)
-                                    : nnc::cuda::first_invalid_box<double>(b.ptr<const double>(), n, values);
+    bad = b.dtype == DType::float32 ? nnc::cuda::first_invalid_box<float>(b.ptr<const float>(), n, values, reinterpret_cast<void*>(stream))
+                                    : nnc::cuda::first_invalid_box<double>(b.ptr<const double>(), n, values,
+                                                                           reinterpret_cast<void*>(stream));
     if (bad >= 0) row = row_str(values, 4);
 #endif
   } else if (b.dtype == DType::float32) {
@@ -69,14 +71,16 @@ void check_box_values(const Array& b, const char* op, const char* arg) {
             "; every box must be finite with x1 <= x2 and y1 <= y2");
 }
 
-void check_score_values(const Array& s, const char* op) {
+void check_score_values(const Array& s, const char* op, uintptr_t stream) {
+  (void)stream;
   int64_t n = s.shape[0];
   int64_t bad = -1;
   double value = 0;
   if (s.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
-    bad = s.dtype == DType::float32 ? nnc::cuda::first_non_finite<float>(s.ptr<const float>(), n, &value)
-                                    : nnc::cuda::first_non_finite<double>(s.ptr<const double>(), n, &value);
+    bad = s.dtype == DType::float32 ? nnc::cuda::first_non_finite<float>(s.ptr<const float>(), n, &value, reinterpret_cast<void*>(stream))
+                                    : nnc::cuda::first_non_finite<double>(s.ptr<const double>(), n, &value,
+                                                                          reinterpret_cast<void*>(stream));
 #endif
   } else if (s.dtype == DType::float32) {
     bad = cpu::first_non_finite<float>(s.ptr<const float>(), n);
@@ -99,7 +103,7 @@ void box_area(py::handle boxes_obj, py::handle out_obj, uintptr_t stream) {
   check_contiguous(out, "box_area", "out");
   check_no_overlap(out, boxes, "box_area", "out", "boxes");
   if (n == 0) return;
-  check_box_values(boxes, "box_area", "boxes");
+  check_box_values(boxes, "box_area", "boxes", stream);
   if (boxes.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
     if (boxes.dtype == DType::float32)
@@ -130,8 +134,8 @@ void box_iou(py::handle boxes1_obj, py::handle boxes2_obj, py::handle out_obj, u
   check_no_overlap(out, b1, "box_iou", "out", "boxes1");
   check_no_overlap(out, b2, "box_iou", "out", "boxes2");
   if (n == 0 || m == 0) return;
-  check_box_values(b1, "box_iou", "boxes1");
-  check_box_values(b2, "box_iou", "boxes2");
+  check_box_values(b1, "box_iou", "boxes1", stream);
+  check_box_values(b2, "box_iou", "boxes2", stream);
   if (b1.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
     if (b1.dtype == DType::float32)
@@ -184,8 +188,8 @@ int64_t nms_impl(const char* op, py::handle boxes_obj, py::handle scores_obj, py
   NNC_CHECK(!top_k || *top_k >= 0, op, ": top_k must be >= 0 or None, got ", top_k.value_or(0));
   NNC_CHECK(!max_output || *max_output >= 0, op, ": max_output must be >= 0 or None, got ", max_output.value_or(0));
   if (n == 0) return 0;
-  check_box_values(boxes, op, "boxes");
-  check_score_values(scores, op);
+  check_box_values(boxes, op, "boxes", stream);
+  check_score_values(scores, op, stream);
 
   cpu::NmsOptions options;
   options.iou_threshold = iou_threshold;
