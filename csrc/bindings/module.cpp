@@ -86,4 +86,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("host_cache_clear", &nnc::host_cache_clear);
 
   nnc::ops::bind_gemm(m);
+  nnc::ops::bind_rnn(m);
 }

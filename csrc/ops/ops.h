@@ -5,5 +5,6 @@
 namespace nnc::ops {
 
 void bind_gemm(pybind11::module_& m);
+void bind_rnn(pybind11::module_& m);
 
 }  // namespace nnc::ops
