@@ -64,11 +64,15 @@ _FLOAT_DTYPES = ("float32", "float64")
 
 def _rnn_prepare(op, x, w_hh):
     """Converts x and w_hh, and returns (x, w_hh, dtype, N, I, H) with sizes
-    read defensively (the C++ front door reports any malformed argument)."""
+    read defensively (the C++ front door reports any other malformed argument)."""
     x = as_kernel_array(x, op, "x")
     w_hh = as_kernel_array(w_hh, op, "w_hh")
     if str(x.dtype) not in _FLOAT_DTYPES:
         raise TypeError(f"{op}: x must be float32 or float64, got {x.dtype}")
+    if "cell" in op and x.ndim != 2:
+        raise ValueError(f"{op}: x must be 2-D (batch, input_size), got {x.ndim}-D of shape {x.shape}")
+    if "cell" not in op and x.ndim != 3:
+        raise ValueError(f"{op}: x must be 3-D (seq_len, batch, input_size), got {x.ndim}-D of shape {x.shape}")
     n = x.shape[-2] if x.ndim >= 2 else 0
     inp = x.shape[-1] if x.ndim >= 1 else 0
     hid = w_hh.shape[-1] if w_hh.ndim >= 1 else 0
