@@ -175,6 +175,24 @@ def test_sequence_forward_odd_sizes(each_isa, rng, kind, nl):
             assert_close(got, ref, 2e-5, f"{name} h={h}")
 
 
+@pytest.mark.parametrize("kind,nl", KINDS, ids=KIND_IDS)
+def test_larger_problems_cross_every_tile(each_isa, rng, kind, nl):
+    # batches past the recurrent GEMM's row tiles (6 / 12), gate widths with
+    # ragged column panels, and widths past the small-batch kernels' blocks
+    for steps, n, i, h in [(3, 13, 150, 20), (2, 26, 7, 33), (4, 1, 150, 37), (1, 5, 140, 9), (3, 4, 33, 130)]:
+        p = make(rng, kind, steps, n, i, h, peep=True)
+        outs = forward(kind, p, nl)
+        for got, ref in zip(outs, reference(kind, p, nl)):
+            assert_close(got, ref, 3e-5)
+        p64 = {k: None if v is None else v.astype(np.float64) for k, v in p.items()}
+        grads = output_grads(rng, kind, steps, n, h, np.float32)
+        got = backward(kind, p, outs, grads, nl)
+        want = backward(kind, p64, forward(kind, p64, nl), tuple(None if g is None else g.astype(np.float64)
+                                                                 for g in grads), nl)
+        for name in want:
+            assert_close(got[name], want[name], 2e-4, f"{name} {(steps, n, i, h)}")
+
+
 @pytest.mark.parametrize("peep", [False, True])
 def test_lstm_cell_forward(each_isa, rng, peep):
     for h in HIDDEN:

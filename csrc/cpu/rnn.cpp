@@ -151,23 +151,99 @@ template <typename T> void rnn_step_back(const RnnStepBack<T>& s) { NNC_RNN_DISP
 
 // ---- matrix products ----
 
-// C (M, N) = A (M, K) @ W(N, K)^T + beta C: the input and recurrent projections.
+// The float SIMD twin that runs the recurrent products (none: double, or scalar ISA).
+enum class Twin { none, avx2, avx512 };
+
+template <typename T>
+Twin simd_twin() {
+#if defined(NNCORE_HAVE_AVX512) || defined(NNCORE_HAVE_AVX2)
+  if constexpr (std::is_same_v<T, float>) {
+    Isa isa = active_isa();
+    if (isa == Isa::avx512) return Twin::avx512;
+    if (isa == Isa::avx2) return Twin::avx2;
+  }
+#endif
+  return Twin::none;
+}
+
+// Up to this many rows (batch 1..4 cells) the products skip GEMM packing.
+constexpr int64_t kSmallRows = 4;
+
+#if defined(NNCORE_HAVE_AVX512) || defined(NNCORE_HAVE_AVX2)
+#define NNC_RNN_TWIN_CALL(twin, name, ...) \
+  ((twin) == Twin::avx512 ? name##_avx512(__VA_ARGS__) : name##_avx2(__VA_ARGS__))
+#else
+#define NNC_RNN_TWIN_CALL(twin, name, ...) ((void)(twin))
+#endif
+
+// C (M, N) = A (M, K) @ W(N, K)^T + beta C (beta 0 or 1): input and recurrent projections.
 template <typename T>
 void matmul_wt(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* W, T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    Twin twin = simd_twin<T>();
+    if (twin != Twin::none && M <= kSmallRows)
+      return NNC_RNN_TWIN_CALL(twin, small_m_wt, M, N, K, A, lda, W, beta != 0.f, C, ldc);
+  }
   gemm<T>(false, true, M, N, K, T(1), A, lda, W, K, beta, C, ldc);
 }
 
 // C (M, N) = A (M, K) @ W (K, N) + beta C: gradients flowing back through W.
 template <typename T>
-void matmul_w(int64_t M, int64_t N, int64_t K, const T* A, const T* W, T beta, T* C) {
-  gemm<T>(false, false, M, N, K, T(1), A, K, W, N, beta, C, N);
+void matmul_w(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* W, T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    Twin twin = simd_twin<T>();
+    if (twin != Twin::none && M <= kSmallRows)
+      return NNC_RNN_TWIN_CALL(twin, small_m_w, M, N, K, A, lda, W, beta != 0.f, C, ldc);
+  }
+  gemm<T>(false, false, M, N, K, T(1), A, lda, W, N, beta, C, ldc);
 }
 
-// dW (G, F) (+)= dG (rows, G)^T @ X (rows, F): weight gradient summed over every row.
+// dW (G, F) = dG (rows, G)^T @ X (rows, F) + beta dW: weight gradient summed over every row.
 template <typename T>
 void matmul_grad_w(int64_t rows, int64_t G, int64_t F, const T* dG, int64_t ldg, const T* X, T beta, T* dW) {
+  if constexpr (std::is_same_v<T, float>) {
+    Twin twin = simd_twin<T>();
+    if (twin != Twin::none && rows <= kSmallRows)
+      return NNC_RNN_TWIN_CALL(twin, small_k_grad_w, rows, G, F, dG, ldg, X, beta != 0.f, dW);
+  }
   gemm<T>(true, false, G, F, rows, T(1), dG, ldg, X, F, beta, dW, F);
 }
+
+// op(W) (K, N) applied at every step (W^T of a weight (N, K) when trans, else
+// W (K, N)): with a SIMD twin and several steps it is packed once for the whole
+// sequence, so no step pays GEMM packing.
+template <typename T>
+class StepWeight {
+ public:
+  StepWeight(const T* W, bool trans, int64_t K, int64_t N, int64_t steps)
+      : W_(W), trans_(trans), K_(K), N_(N), twin_(steps > 1 ? simd_twin<T>() : Twin::none) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (twin_ == Twin::none) return;
+      int64_t floats = NNC_RNN_TWIN_CALL(twin_, packed_b_floats, K, N);
+      packed_ = static_cast<float*>(host_alloc(sizeof(float) * std::max<int64_t>(floats, 1)));
+      NNC_RNN_TWIN_CALL(twin_, pack_b, trans, K, N, W, trans ? K : N, packed_);
+    }
+  }
+  ~StepWeight() { host_free(packed_); }
+  StepWeight(const StepWeight&) = delete;
+  StepWeight& operator=(const StepWeight&) = delete;
+
+  // C (M, N) (+)= A (M, K) @ op(W)
+  void mul(int64_t M, const T* A, int64_t lda, bool accumulate, T* C, int64_t ldc) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed_) return NNC_RNN_TWIN_CALL(twin_, matmul_packed, M, N_, K_, A, lda, packed_, accumulate, C, ldc);
+    }
+    if (trans_) matmul_wt<T>(M, N_, K_, A, lda, W_, T(accumulate), C, ldc);
+    else matmul_w<T>(M, N_, K_, A, lda, W_, T(accumulate), C, ldc);
+  }
+
+ private:
+  const T* W_;
+  bool trans_;
+  int64_t K_, N_;
+  Twin twin_;
+  float* packed_ = nullptr;
+};
 
 // db (G,) = column sums of dG (rows, G), rows summed in order.
 template <typename T>
@@ -209,11 +285,12 @@ void lstm_forward(const LstmForward<T>& a) {
   }
   // saved[t][:, 0:4H] = x_t @ W_ih^T for every step at once
   matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
+  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps);
   for (int64_t t = 0; t < a.steps; ++t) {
     T* gates = a.saved + t * N * S;
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
     const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
-    matmul_wt<T>(N, G, H, h_prev, H, a.w_hh, T(1), gates, S);
+    w_hh_t.mul(N, h_prev, H, true, gates, S);
     lstm_step<T>({N, H, S, t ? S : H, gates, a.b_ih, a.b_hh, c_prev, a.peep, a.y + t * N * H,
                   t == a.steps - 1 ? a.c_n : nullptr});
   }
@@ -234,6 +311,7 @@ void lstm_backward(const LstmBackward<T>& a) {
   T* dgates = dgates_ws.as<T>();
   T* dh_next = carry_ws.as<T>();  // dL/dh_{t-1} and dL/dc_{t-1}, carried to the step before
   T* dc_next = dh_next + N * H;
+  StepWeight<T> w_hh(a.w_hh, false, G, H, steps);
   for (int64_t t = steps - 1; t >= 0; --t) {
     bool last = t == steps - 1;
     const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
@@ -242,9 +320,9 @@ void lstm_backward(const LstmBackward<T>& a) {
     lstm_step_back<T>({N, H, t ? S : H, a.grad_y ? a.grad_y + t * N * H : nullptr, last ? a.grad_h_n : dh_next,
                        last ? a.grad_c_n : dc_next, a.saved + t * N * S, c_prev, a.peep, dg, t ? dc_next : a.dc0,
                        a.dpeep});
-    matmul_w<T>(N, H, G, dg, a.w_hh, T(0), dh_dst);
+    w_hh.mul(N, dg, G, false, dh_dst, H);
   }
-  matmul_w<T>(steps * N, a.I, G, dgates, a.w_ih, T(0), a.dx);
+  matmul_w<T>(steps * N, a.I, G, dgates, G, a.w_ih, T(0), a.dx, a.I);
   matmul_grad_w<T>(steps * N, G, a.I, dgates, G, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, G, H, dgates, G, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgates + N * G, G, a.y, T(1), a.dw_hh);
@@ -267,9 +345,10 @@ void gru_forward(const GruForward<T>& a) {
   matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
   Workspace gh_ws(sizeof(T) * N * G);
   T* gh = gh_ws.as<T>();
+  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps);
   for (int64_t t = 0; t < a.steps; ++t) {
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
-    matmul_wt<T>(N, G, H, h_prev, H, a.w_hh, T(0), gh, G);
+    w_hh_t.mul(N, h_prev, H, false, gh, G);
     gru_step<T>({N, H, a.saved + t * N * S, gh, a.b_ih, a.b_hh, h_prev, a.y + t * N * H});
   }
   if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
@@ -287,14 +366,15 @@ void gru_backward(const GruBackward<T>& a) {
   T* dgx = dg_ws.as<T>();
   T* dgh = dgx + steps * N * G;
   T* dh_next = carry_ws.as<T>();
+  StepWeight<T> w_hh(a.w_hh, false, G, H, steps);
   for (int64_t t = steps - 1; t >= 0; --t) {
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
     T* dh_dst = t ? dh_next : a.dh0;
     gru_step_back<T>({N, H, a.grad_y ? a.grad_y + t * N * H : nullptr, t == steps - 1 ? a.grad_h_n : dh_next,
                       a.saved + t * N * S, h_prev, dgx + t * N * G, dgh + t * N * G, dh_dst});
-    matmul_w<T>(N, H, G, dgh + t * N * G, a.w_hh, T(1), dh_dst);
+    w_hh.mul(N, dgh + t * N * G, G, true, dh_dst, H);
   }
-  matmul_w<T>(steps * N, a.I, G, dgx, a.w_ih, T(0), a.dx);
+  matmul_w<T>(steps * N, a.I, G, dgx, G, a.w_ih, T(0), a.dx, a.I);
   matmul_grad_w<T>(steps * N, G, a.I, dgx, G, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, G, H, dgh, G, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgh + N * G, G, a.y, T(1), a.dw_hh);
@@ -312,9 +392,10 @@ void rnn_forward(const RnnForward<T>& a) {
     return;
   }
   matmul_wt<T>(a.steps * N, H, a.I, a.x, a.I, a.w_ih, T(0), a.y, H);
+  StepWeight<T> w_hh_t(a.w_hh, true, H, H, a.steps);
   for (int64_t t = 0; t < a.steps; ++t) {
     T* h = a.y + t * N * H;
-    matmul_wt<T>(N, H, H, t ? h - N * H : a.h0, H, a.w_hh, T(1), h, H);
+    w_hh_t.mul(N, t ? h - N * H : a.h0, H, true, h, H);
     rnn_step<T>({N, H, a.relu, h, a.b_ih, a.b_hh});
   }
   if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
@@ -331,12 +412,13 @@ void rnn_backward(const RnnBackward<T>& a) {
   Workspace da_ws(sizeof(T) * steps * N * H), carry_ws(sizeof(T) * N * H);
   T* da = da_ws.as<T>();
   T* dh_next = carry_ws.as<T>();
+  StepWeight<T> w_hh(a.w_hh, false, H, H, steps);
   for (int64_t t = steps - 1; t >= 0; --t) {
     rnn_step_back<T>({N, H, a.relu, a.grad_y ? a.grad_y + t * N * H : nullptr,
                       t == steps - 1 ? a.grad_h_n : dh_next, a.y + t * N * H, da + t * N * H});
-    matmul_w<T>(N, H, H, da + t * N * H, a.w_hh, T(0), t ? dh_next : a.dh0);
+    w_hh.mul(N, da + t * N * H, H, false, t ? dh_next : a.dh0, H);
   }
-  matmul_w<T>(steps * N, a.I, H, da, a.w_ih, T(0), a.dx);
+  matmul_w<T>(steps * N, a.I, H, da, H, a.w_ih, T(0), a.dx, a.I);
   matmul_grad_w<T>(steps * N, H, a.I, da, H, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, H, H, da, H, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, H, H, da + N * H, H, a.y, T(1), a.dw_hh);

@@ -67,6 +67,12 @@ template <typename T> void gru_backward(const GruBackward<T>& a);
 template <typename T> void rnn_forward(const RnnForward<T>& a);
 template <typename T> void rnn_backward(const RnnBackward<T>& a);
 
+// ---- SIMD twins: per-step gate math, and the recurrent matrix products ----
+// pack_b: op(B) (K, N) (B^T of a weight (N, K) when trans) into column panels
+// of the twin's width (packed_b_floats of them); matmul_packed: C (M, N) (+)=
+// A (M, K) @ packed op(B). small_m_*: a few rows, no packing: C (+)= A @ W^T
+// (W (N, K)), C (+)= A @ W (W (K, N)), and dW (G, F) (+)= dG (rows, G)^T @ X.
+
 // ---- one time step of fused gate math over N rows (the SIMD twins' part) ----
 
 // gates (N, 4H) row stride ldg: pre-activations without biases in, [i, f, g, o]
@@ -132,7 +138,17 @@ struct RnnStepBack {
   void gru_step_##suffix(const GruStep<float>& s);         \
   void gru_step_back_##suffix(const GruStepBack<float>& s); \
   void rnn_step_##suffix(const RnnStep<float>& s);         \
-  void rnn_step_back_##suffix(const RnnStepBack<float>& s);
+  void rnn_step_back_##suffix(const RnnStepBack<float>& s); \
+  int64_t packed_b_floats_##suffix(int64_t K, int64_t N); \
+  void pack_b_##suffix(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst); \
+  void matmul_packed_##suffix(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* P, \
+                              bool accumulate, float* C, int64_t ldc); \
+  void small_m_wt_##suffix(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, \
+                           bool accumulate, float* C, int64_t ldc); \
+  void small_m_w_##suffix(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, \
+                          bool accumulate, float* C, int64_t ldc); \
+  void small_k_grad_w_##suffix(int64_t rows, int64_t G, int64_t F, const float* dG, int64_t ldg, const float* X, \
+                               bool accumulate, float* dW);
 NNC_RNN_STEP_TWIN(avx2)
 NNC_RNN_STEP_TWIN(avx512)
 #undef NNC_RNN_STEP_TWIN

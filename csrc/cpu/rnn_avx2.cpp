@@ -11,6 +11,7 @@ struct Avx2 {
   using reg = __m256;
   using Mask = __m256i;
   static constexpr int W = 8;
+  static constexpr int MR = 6;  // rows of the recurrent GEMM tile: 12 accumulators
   static Mask full() { return _mm256_set1_epi32(-1); }
   static Mask tail(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -30,6 +31,11 @@ struct Avx2 {
   static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  static float hsum(reg a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
   static reg relu(reg a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
   static reg relu_grad(reg dh, reg h) {
     return _mm256_and_ps(_mm256_cmp_ps(h, _mm256_setzero_ps(), _CMP_GT_OQ), dh);

@@ -11,6 +11,7 @@ struct Avx512 {
   using reg = __m512;
   using Mask = __mmask16;
   static constexpr int W = 16;
+  static constexpr int MR = 12;  // rows of the recurrent GEMM tile: 24 accumulators
   static Mask full() { return Mask(0xFFFF); }
   static Mask tail(int n) { return Mask((1u << n) - 1u); }
   template <bool Tail>
@@ -28,6 +29,7 @@ struct Avx512 {
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
+  static float hsum(reg a) { return _mm512_reduce_add_ps(a); }
   static reg relu(reg a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }
   static reg relu_grad(reg dh, reg h) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(h, _mm512_setzero_ps(), _CMP_GT_OQ), dh);

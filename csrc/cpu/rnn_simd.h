@@ -4,8 +4,13 @@
 // over the hidden units j of each row; the last partial vector is masked.
 // Everything here has internal linkage: each twin gets its own ISA copy.
 #pragma once
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
+
+#include "core/threading.h"
 
 #include "cpu/rnn.h"
 
@@ -221,6 +226,167 @@ void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
   }
 }
 
+
+// ---- recurrent matrix products ----
+
+// Packs op(B) (K, N) into panels of NR = 2W columns, panel[k][NR], zero-padded:
+// op(B)(k, j) = B[j * ldb + k] when trans (B is a weight (N, K)), else B[k * ldb + j].
+template <class V>
+void pack_b_simd(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
+  constexpr int NR = 2 * V::W;
+  for (int64_t j0 = 0; j0 < N; j0 += NR, dst += K * NR) {
+    int64_t n = std::min<int64_t>(NR, N - j0);
+    if (trans) {
+      for (int64_t jj = 0; jj < NR; ++jj) {
+        const float* src = B + (j0 + jj) * ldb;
+        for (int64_t k = 0; k < K; ++k) dst[k * NR + jj] = jj < n ? src[k] : 0.f;
+      }
+    } else {
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t jj = 0; jj < NR; ++jj) dst[k * NR + jj] = jj < n ? B[k * ldb + j0 + jj] : 0.f;
+    }
+  }
+}
+
+// C (mr x n corner of an MR x NR tile) (+)= A (mr, K) @ panel (K, NR); A read in place.
+template <class V, int MR>
+void packed_tile(int64_t K, const float* A, int64_t lda, const float* P, float* C, int64_t ldc, bool accumulate,
+                 int n) {
+  using R = typename V::reg;
+  constexpr int W = V::W, NR = 2 * W;
+  R acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = V::set1(0.f);
+  for (int64_t k = 0; k < K; ++k, P += NR) {
+    R b0 = V::template load<false>(P, V::full()), b1 = V::template load<false>(P + W, V::full());
+    for (int r = 0; r < MR; ++r) {
+      R a = V::set1(A[r * lda + k]);
+      acc[r][0] = V::fmadd(a, b0, acc[r][0]);
+      acc[r][1] = V::fmadd(a, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* c = C + r * ldc;
+    for (int half = 0; half < 2; ++half) {
+      int cols = std::min(W, n - half * W);
+      if (cols <= 0) break;
+      R v = acc[r][half];
+      if (cols == W) {
+        if (accumulate) v = V::add(v, V::template load<false>(c + half * W, V::full()));
+        V::template store<false>(c + half * W, v, V::full());
+      } else {
+        auto m = V::tail(cols);
+        if (accumulate) v = V::add(v, V::template load<true>(c + half * W, m));
+        V::template store<true>(c + half * W, v, m);
+      }
+    }
+  }
+}
+
+template <class V, int... MRs>
+constexpr auto packed_tile_table(std::integer_sequence<int, MRs...>) {
+  using Fn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, bool, int);
+  return std::array<Fn, sizeof...(MRs)>{packed_tile<V, MRs + 1>...};
+}
+
+// C (M, N) (+)= A (M, K) @ op(B) with op(B) packed by pack_b_simd; column
+// panels split statically between threads.
+template <class V, int MR>
+void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* P,
+                        bool accumulate, float* C, int64_t ldc) {
+  constexpr int NR = 2 * V::W;
+  static constexpr auto tiles = packed_tile_table<V>(std::make_integer_sequence<int, MR>());
+  int64_t panels = (N + NR - 1) / NR;
+  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, std::max<int64_t>(1, M * N * K >> 20)}));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < panels; ++p) {
+    int n = static_cast<int>(std::min<int64_t>(NR, N - p * NR));
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      int mr = static_cast<int>(std::min<int64_t>(MR, M - m0));
+      tiles[mr - 1](K, A + m0 * lda, lda, P + p * K * NR, C + m0 * ldc + p * NR, ldc, accumulate, n);
+    }
+  }
+}
+
+// Small M (a few rows, e.g. batch 1), no packing:
+// C (M, N) (+)= A (M, K) @ W^T, W (N, K) row-major: dot products along W's rows.
+template <class V>
+void small_m_wt_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Wt, bool accumulate,
+                     float* C, int64_t ldc) {
+  using R = typename V::reg;
+  for (int64_t m = 0; m < M; ++m) {
+    const float* a = A + m * lda;
+    int64_t j = 0;
+    for (; j + 4 <= N; j += 4) {
+      R acc[4] = {V::set1(0.f), V::set1(0.f), V::set1(0.f), V::set1(0.f)};
+      over_units<V>(K, [&](int64_t k, typename V::Mask mk, [[maybe_unused]] auto tail) {
+        constexpr bool Tail = decltype(tail)::value;
+        R av = V::template load<Tail>(a + k, mk);
+        for (int q = 0; q < 4; ++q) acc[q] = V::fmadd(av, V::template load<Tail>(Wt + (j + q) * K + k, mk), acc[q]);
+      });
+      for (int q = 0; q < 4; ++q) C[m * ldc + j + q] = V::hsum(acc[q]) + (accumulate ? C[m * ldc + j + q] : 0.f);
+    }
+    for (; j < N; ++j) {
+      R acc = V::set1(0.f);
+      over_units<V>(K, [&](int64_t k, typename V::Mask mk, [[maybe_unused]] auto tail) {
+        constexpr bool Tail = decltype(tail)::value;
+        acc = V::fmadd(V::template load<Tail>(a + k, mk), V::template load<Tail>(Wt + j * K + k, mk), acc);
+      });
+      C[m * ldc + j] = V::hsum(acc) + (accumulate ? C[m * ldc + j] : 0.f);
+    }
+  }
+}
+
+// C (M, N) (+)= A (M, K) @ W, W (K, N) row-major: rows of W scaled and summed.
+template <class V>
+void small_m_w_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, bool accumulate,
+                    float* C, int64_t ldc) {
+  using R = typename V::reg;
+  constexpr int B = 8;  // vectors of C kept in registers
+  for (int64_t m = 0; m < M; ++m) {
+    const float* a = A + m * lda;
+    float* c = C + m * ldc;
+    for (int64_t j0 = 0; j0 < N; j0 += B * V::W) {
+      int64_t nb = std::min<int64_t>(B * V::W, N - j0);
+      if (nb == B * V::W) {
+        R acc[B];
+        for (int v = 0; v < B; ++v)
+          acc[v] = accumulate ? V::template load<false>(c + j0 + v * V::W, V::full()) : V::set1(0.f);
+        for (int64_t k = 0; k < K; ++k) {
+          R ak = V::set1(a[k]);
+          const float* w = W + k * N + j0;
+          for (int v = 0; v < B; ++v) acc[v] = V::fmadd(ak, V::template load<false>(w + v * V::W, V::full()), acc[v]);
+        }
+        for (int v = 0; v < B; ++v) V::template store<false>(c + j0 + v * V::W, acc[v], V::full());
+      } else {
+        over_units<V>(nb, [&](int64_t j, typename V::Mask mj, [[maybe_unused]] auto tail) {
+          constexpr bool Tail = decltype(tail)::value;
+          R acc = accumulate ? V::template load<Tail>(c + j0 + j, mj) : V::set1(0.f);
+          for (int64_t k = 0; k < K; ++k)
+            acc = V::fmadd(V::set1(a[k]), V::template load<Tail>(W + k * N + j0 + j, mj), acc);
+          V::template store<Tail>(c + j0 + j, acc, mj);
+        });
+      }
+    }
+  }
+}
+
+// dW (G, F) (+)= dG (rows, G)^T @ X (rows, F) for a few rows: scaled rows of X summed.
+template <class V>
+void small_k_grad_w_simd(int64_t rows, int64_t G, int64_t F, const float* dG, int64_t ldg, const float* X,
+                         bool accumulate, float* dW) {
+  using R = typename V::reg;
+  for (int64_t j = 0; j < G; ++j) {
+    float* d = dW + j * F;
+    over_units<V>(F, [&](int64_t f, typename V::Mask mf, [[maybe_unused]] auto tail) {
+      constexpr bool Tail = decltype(tail)::value;
+      R acc = accumulate ? V::template load<Tail>(d + f, mf) : V::set1(0.f);
+      for (int64_t r = 0; r < rows; ++r)
+        acc = V::fmadd(V::set1(dG[r * ldg + j]), V::template load<Tail>(X + r * F + f, mf), acc);
+      V::template store<Tail>(d + f, acc, mf);
+    });
+  }
+}
+
 }  // namespace
 
 // Defines the six nnc::cpu step entry points of one twin.
@@ -232,4 +398,26 @@ void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
   void gru_step_back_##suffix(const GruStepBack<float>& s) { gru_step_back_simd<V>(s); }            \
   void rnn_step_##suffix(const RnnStep<float>& s) { rnn_step_simd<V>(s); }                          \
   void rnn_step_back_##suffix(const RnnStepBack<float>& s) { rnn_step_back_simd<V>(s); }            \
+  int64_t packed_b_floats_##suffix(int64_t K, int64_t N) {                                         \
+    return K * ((N + 2 * V::W - 1) / (2 * V::W)) * 2 * V::W;                                         \
+  }                                                                                                 \
+  void pack_b_##suffix(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) { \
+    pack_b_simd<V>(trans, K, N, B, ldb, dst);                                                       \
+  }                                                                                                 \
+  void matmul_packed_##suffix(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,        \
+                              const float* P, bool accumulate, float* C, int64_t ldc) {             \
+    matmul_packed_simd<V, V::MR>(M, N, K, A, lda, P, accumulate, C, ldc);                           \
+  }                                                                                                 \
+  void small_m_wt_##suffix(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,           \
+                           const float* W, bool accumulate, float* C, int64_t ldc) {                \
+    small_m_wt_simd<V>(M, N, K, A, lda, W, accumulate, C, ldc);                                     \
+  }                                                                                                 \
+  void small_m_w_##suffix(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,            \
+                          const float* W, bool accumulate, float* C, int64_t ldc) {                 \
+    small_m_w_simd<V>(M, N, K, A, lda, W, accumulate, C, ldc);                                      \
+  }                                                                                                 \
+  void small_k_grad_w_##suffix(int64_t rows, int64_t G, int64_t F, const float* dG, int64_t ldg,   \
+                               const float* X, bool accumulate, float* dW) {                        \
+    small_k_grad_w_simd<V>(rows, G, F, dG, ldg, X, accumulate, dW);                                 \
+  }                                                                                                 \
   }
