@@ -59,7 +59,15 @@ def matmul(a, b, out=None):
 # call; `state` / `saved` carry what the backward needs (documented per op).
 # ---------------------------------------------------------------------------
 
-_FLOAT_DTYPES = ("float32", "float64")
+import numpy as _np  # noqa: E402  (this section's own import, kept with it)
+
+
+def _rnn_out(shape, dtype, like):
+    """An output like `like`: straight from _C.empty's host cache for NumPy
+    inputs (the batch-1 cells are overhead-bound), else via empty()."""
+    if type(like) is _np.ndarray:
+        return _C.empty(shape, dtype)
+    return empty(shape, dtype, like=like)
 
 
 def _rnn_prepare(op, x, w_hh):
@@ -67,7 +75,7 @@ def _rnn_prepare(op, x, w_hh):
     read defensively (the C++ front door reports any other malformed argument)."""
     x = as_kernel_array(x, op, "x")
     w_hh = as_kernel_array(w_hh, op, "w_hh")
-    if str(x.dtype) not in _FLOAT_DTYPES:
+    if x.dtype.char not in "fd":  # float32, float64 (str(dtype) costs microseconds)
         raise TypeError(f"{op}: x must be float32 or float64, got {x.dtype}")
     if "cell" in op and x.ndim != 2:
         raise ValueError(f"{op}: x must be 2-D (batch, input_size), got {x.ndim}-D of shape {x.shape}")
@@ -80,7 +88,7 @@ def _rnn_prepare(op, x, w_hh):
 
 
 def _zeros(shape, dtype, like):
-    out = empty(shape, dtype, like=like)
+    out = _rnn_out(shape, dtype, like)
     out.fill(0)
     return out
 
@@ -100,9 +108,9 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None, w_peephole=None, *, ret
     input of lstm_cell_backward.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_cell", x, w_hh)
-    h_new = empty((n, hid), dtype, like=x)
-    c_new = empty((n, hid), dtype, like=x)
-    state = empty((n, 5 * hid), dtype, like=x)
+    h_new = _rnn_out((n, hid), dtype, x)
+    c_new = _rnn_out((n, hid), dtype, x)
+    state = _rnn_out((n, 5 * hid), dtype, x)
     _C.lstm_forward(x, h, c, w_ih, w_hh, b_ih, b_hh, w_peephole, h_new, None, c_new, state, stream_of(x))
     return (h_new, c_new, state) if return_state else (h_new, c_new)
 
@@ -115,13 +123,13 @@ def lstm_cell_backward(grad_h, grad_c, x, h, c, w_ih, w_hh, state, w_peephole=No
     bias=False, dw_peephole is None without peepholes.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_cell_backward", x, w_hh)
-    dx = empty(x.shape, dtype, like=x)
-    dh, dc = empty((n, hid), dtype, like=x), empty((n, hid), dtype, like=x)
-    dw_ih = empty((4 * hid, inp), dtype, like=x)
-    dw_hh = empty((4 * hid, hid), dtype, like=x)
-    db_ih = empty((4 * hid,), dtype, like=x) if bias else None
-    db_hh = empty((4 * hid,), dtype, like=x) if bias else None
-    dpeep = empty((3, hid), dtype, like=x) if w_peephole is not None else None
+    dx = _rnn_out(x.shape, dtype, x)
+    dh, dc = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
+    dw_ih = _rnn_out((4 * hid, inp), dtype, x)
+    dw_hh = _rnn_out((4 * hid, hid), dtype, x)
+    db_ih = _rnn_out((4 * hid,), dtype, x) if bias else None
+    db_hh = _rnn_out((4 * hid,), dtype, x) if bias else None
+    dpeep = _rnn_out((3, hid), dtype, x) if w_peephole is not None else None
     _C.lstm_backward(grad_h, None, grad_c, x, h, c, w_ih, w_hh, w_peephole, None, state, dx, dh, dc, dw_ih, dw_hh,
                      db_ih, db_hh, dpeep, stream_of(x))
     return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, dpeep
@@ -141,9 +149,9 @@ def lstm(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_peephole=None):
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     c0 = _nh_or_zeros(c0, n, hid, dtype, x)
-    y = empty((steps, n, hid), dtype, like=x)
-    h_n, c_n = empty((n, hid), dtype, like=x), empty((n, hid), dtype, like=x)
-    saved = empty((steps, n, 5 * hid), dtype, like=x)
+    y = _rnn_out((steps, n, hid), dtype, x)
+    h_n, c_n = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
+    saved = _rnn_out((steps, n, 5 * hid), dtype, x)
     _C.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_peephole, y, h_n, c_n, saved, stream_of(x))
     return y, h_n, c_n, saved
 
@@ -158,13 +166,13 @@ def lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, y, saved, w
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     c0 = _nh_or_zeros(c0, n, hid, dtype, x)
-    dx = empty(x.shape, dtype, like=x)
-    dh0, dc0 = empty((n, hid), dtype, like=x), empty((n, hid), dtype, like=x)
-    dw_ih = empty((4 * hid, inp), dtype, like=x)
-    dw_hh = empty((4 * hid, hid), dtype, like=x)
-    db_ih = empty((4 * hid,), dtype, like=x) if bias else None
-    db_hh = empty((4 * hid,), dtype, like=x) if bias else None
-    dpeep = empty((3, hid), dtype, like=x) if w_peephole is not None else None
+    dx = _rnn_out(x.shape, dtype, x)
+    dh0, dc0 = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
+    dw_ih = _rnn_out((4 * hid, inp), dtype, x)
+    dw_hh = _rnn_out((4 * hid, hid), dtype, x)
+    db_ih = _rnn_out((4 * hid,), dtype, x) if bias else None
+    db_hh = _rnn_out((4 * hid,), dtype, x) if bias else None
+    dpeep = _rnn_out((3, hid), dtype, x) if w_peephole is not None else None
     _C.lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, w_peephole, y, saved, dx, dh0, dc0, dw_ih,
                      dw_hh, db_ih, db_hh, dpeep, stream_of(x))
     return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dpeep
@@ -179,8 +187,8 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, *, return_state=False):
     state (N, 4H) = [r, z, n, W_hn h + b_hn] per row, the input of gru_cell_backward.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell", x, w_hh)
-    h_new = empty((n, hid), dtype, like=x)
-    state = empty((n, 4 * hid), dtype, like=x)
+    h_new = _rnn_out((n, hid), dtype, x)
+    state = _rnn_out((n, 4 * hid), dtype, x)
     _C.gru_forward(x, h, w_ih, w_hh, b_ih, b_hh, h_new, None, state, stream_of(x))
     return (h_new, state) if return_state else h_new
 
@@ -191,11 +199,11 @@ def gru_cell_backward(grad_h, x, h, w_ih, w_hh, state, *, bias=True):
     None when bias=False.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell_backward", x, w_hh)
-    dx, dh = empty(x.shape, dtype, like=x), empty((n, hid), dtype, like=x)
-    dw_ih = empty((3 * hid, inp), dtype, like=x)
-    dw_hh = empty((3 * hid, hid), dtype, like=x)
-    db_ih = empty((3 * hid,), dtype, like=x) if bias else None
-    db_hh = empty((3 * hid,), dtype, like=x) if bias else None
+    dx, dh = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
+    dw_ih = _rnn_out((3 * hid, inp), dtype, x)
+    dw_hh = _rnn_out((3 * hid, hid), dtype, x)
+    db_ih = _rnn_out((3 * hid,), dtype, x) if bias else None
+    db_hh = _rnn_out((3 * hid,), dtype, x) if bias else None
     _C.gru_backward(grad_h, None, x, h, w_ih, w_hh, None, state, dx, dh, dw_ih, dw_hh, db_ih, db_hh, stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
@@ -208,8 +216,8 @@ def gru(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru", x, w_hh)
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    y, h_n = empty((steps, n, hid), dtype, like=x), empty((n, hid), dtype, like=x)
-    saved = empty((steps, n, 4 * hid), dtype, like=x)
+    y, h_n = _rnn_out((steps, n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
+    saved = _rnn_out((steps, n, 4 * hid), dtype, x)
     _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, y, h_n, saved, stream_of(x))
     return y, h_n, saved
 
@@ -221,11 +229,11 @@ def gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, *, bias=True):
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    dx, dh0 = empty(x.shape, dtype, like=x), empty((n, hid), dtype, like=x)
-    dw_ih = empty((3 * hid, inp), dtype, like=x)
-    dw_hh = empty((3 * hid, hid), dtype, like=x)
-    db_ih = empty((3 * hid,), dtype, like=x) if bias else None
-    db_hh = empty((3 * hid,), dtype, like=x) if bias else None
+    dx, dh0 = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
+    dw_ih = _rnn_out((3 * hid, inp), dtype, x)
+    dw_hh = _rnn_out((3 * hid, hid), dtype, x)
+    db_ih = _rnn_out((3 * hid,), dtype, x) if bias else None
+    db_hh = _rnn_out((3 * hid,), dtype, x) if bias else None
     _C.gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
@@ -237,7 +245,7 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     what rnn_cell_backward needs.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell", x, w_hh)
-    h_new = empty((n, hid), dtype, like=x)
+    h_new = _rnn_out((n, hid), dtype, x)
     _C.rnn_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity, h_new, None, stream_of(x))
     return h_new
 
@@ -247,11 +255,11 @@ def rnn_cell_backward(grad_h, x, h, h_new, w_ih, w_hh, nonlinearity="tanh", *, b
     (dx, dh, dw_ih, dw_hh, db_ih, db_hh); db_* (equal) are None when bias=False.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell_backward", x, w_hh)
-    dx, dh = empty(x.shape, dtype, like=x), empty((n, hid), dtype, like=x)
-    dw_ih = empty((hid, inp), dtype, like=x)
-    dw_hh = empty((hid, hid), dtype, like=x)
-    db_ih = empty((hid,), dtype, like=x) if bias else None
-    db_hh = empty((hid,), dtype, like=x) if bias else None
+    dx, dh = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
+    dw_ih = _rnn_out((hid, inp), dtype, x)
+    dw_hh = _rnn_out((hid, hid), dtype, x)
+    db_ih = _rnn_out((hid,), dtype, x) if bias else None
+    db_hh = _rnn_out((hid,), dtype, x) if bias else None
     _C.rnn_backward(grad_h, None, x, h, w_ih, w_hh, h_new, nonlinearity, dx, dh, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
@@ -265,7 +273,7 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn", x, w_hh)
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    y, h_n = empty((steps, n, hid), dtype, like=x), empty((n, hid), dtype, like=x)
+    y, h_n = _rnn_out((steps, n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
     _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, y, h_n, stream_of(x))
     return y, h_n
 
@@ -277,11 +285,11 @@ def rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity="tanh", *,
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    dx, dh0 = empty(x.shape, dtype, like=x), empty((n, hid), dtype, like=x)
-    dw_ih = empty((hid, inp), dtype, like=x)
-    dw_hh = empty((hid, hid), dtype, like=x)
-    db_ih = empty((hid,), dtype, like=x) if bias else None
-    db_hh = empty((hid,), dtype, like=x) if bias else None
+    dx, dh0 = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
+    dw_ih = _rnn_out((hid, inp), dtype, x)
+    dw_hh = _rnn_out((hid, hid), dtype, x)
+    db_ih = _rnn_out((hid,), dtype, x) if bias else None
+    db_hh = _rnn_out((hid,), dtype, x) if bias else None
     _C.rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
