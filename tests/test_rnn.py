@@ -398,6 +398,25 @@ def test_repeated_calls_are_bit_identical(rng):
             np.testing.assert_array_equal(first[k], again[k])
 
 
+@pytest.mark.parametrize("kind,nl", KINDS, ids=KIND_IDS)
+def test_thread_count_does_not_change_results(rng, kind, nl):
+    import nncore
+
+    p = make(rng, kind, 3, 32, 20, 256, peep=True)
+    grads = output_grads(rng, kind, 3, 32, 256, np.float32)
+    before = nncore.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            nncore.set_num_threads(threads)
+            outs = forward(kind, p, nl)
+            results.append([o.copy() for o in outs] + list(backward(kind, p, outs, grads, nl).values()))
+    finally:
+        nncore.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_large_values_saturate_without_nan(each_isa):
     x = np.array([[[-1e4, -100.0, -20.0, 0.0, 1e-30, 20.0, 100.0, 1e4]]], np.float32).reshape(1, 8, 1)
     w = np.ones((4, 1), np.float32)

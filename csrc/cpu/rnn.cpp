@@ -11,6 +11,7 @@
 #include "core/host_cache.h"
 #include "core/isa.h"
 #include "core/rnn_math.h"
+#include "core/threading.h"
 #include "cpu/gemm.h"
 
 namespace nnc::cpu {
@@ -245,13 +246,22 @@ class StepWeight {
   float* packed_ = nullptr;
 };
 
-// db (G,) = column sums of dG (rows, G), rows summed in order.
+// db (G,) = column sums of dG (rows, G), rows summed in order; blocks of
+// columns split statically between threads.
 template <typename T>
 void column_sums(int64_t rows, int64_t G, const T* dG, int64_t ldg, T* db) {
-  std::fill(db, db + G, T(0));
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = dG + r * ldg;
-    for (int64_t j = 0; j < G; ++j) db[j] += row[j];
+  constexpr int64_t B = 64;
+  int64_t blocks = (G + B - 1) / B;
+  int nt = static_cast<int>(std::min<int64_t>({num_threads(), blocks, rows * G / 32768 + 1}));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    int64_t j0 = b * B, j1 = std::min(G, j0 + B);
+    T acc[B] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = dG + r * ldg;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
+    }
+    std::copy(acc, acc + (j1 - j0), db + j0);
   }
 }
 

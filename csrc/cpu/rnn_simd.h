@@ -11,6 +11,9 @@
 #include <utility>
 
 #include "core/threading.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "cpu/rnn.h"
 
@@ -28,10 +31,38 @@ inline typename V::reg sigmoid(typename V::reg x) {
 // Runs body(j, mask, is_tail) over j = 0, W, 2W, ... < H; is_tail is a
 // std::bool_constant, true only for the last partial vector.
 template <class V, class Body>
+inline void over_units(int64_t j0, int64_t j1, Body&& body) {
+  int64_t j = j0;
+  for (; j + V::W <= j1; j += V::W) body(j, V::full(), std::false_type{});
+  if (j < j1) body(j, V::tail(static_cast<int>(j1 - j)), std::true_type{});
+}
+
+template <class V, class Body>
 inline void over_units(int64_t H, Body&& body) {
-  int64_t j = 0;
-  for (; j + V::W <= H; j += V::W) body(j, V::full(), std::false_type{});
-  if (j < H) body(j, V::tail(static_cast<int>(H - j)), std::true_type{});
+  over_units<V>(0, H, body);
+}
+
+// Runs kernel(n0, n1, j0, j1) over rows [n0, n1) and units [j0, j1), split
+// statically between threads when the step is big enough: by rows, or by
+// whole vectors of units when rows must be summed in order (peephole grads).
+// Each element is computed identically whatever the split.
+template <class V, class Kernel>
+void split_step(int64_t N, int64_t H, bool by_units, Kernel&& kernel) {
+  int64_t vectors = (H + V::W - 1) / V::W;
+  int64_t parts = by_units ? vectors : N;
+  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), parts, N * H / 4096}));
+  if (nt <= 1) return kernel(int64_t(0), N, int64_t(0), H);
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    int t = omp_get_thread_num();
+#else
+    int t = 0;
+#endif
+    int64_t p0 = parts * t / nt, p1 = parts * (t + 1) / nt;
+    if (by_units) kernel(int64_t(0), N, std::min(H, p0 * V::W), std::min(H, p1 * V::W));
+    else kernel(p0, p1, int64_t(0), H);
+  }
 }
 
 // a + p[j..] when p is not null
@@ -46,15 +77,15 @@ inline typename V::reg load_opt(const float* p, typename V::Mask m) {
 }
 
 template <class V>
-void lstm_step_simd(const nnc::cpu::LstmStep<float>& s) {
+void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
   using R = typename V::reg;
   const int64_t H = s.H;
-  for (int64_t n = 0; n < s.N; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     float* g = s.gates + n * s.ldg;
     const float* c_row = s.c_prev + n * s.ldc;
     float* h_row = s.h_new + n * H;
     float* c_out = s.c_out ? s.c_out + n * H : nullptr;
-    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       R a[4];
       for (int q = 0; q < 4; ++q) {
@@ -83,15 +114,15 @@ void lstm_step_simd(const nnc::cpu::LstmStep<float>& s) {
 }
 
 template <class V>
-void lstm_step_back_simd(const nnc::cpu::LstmStepBack<float>& s) {
+void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
   using R = typename V::reg;
   const int64_t H = s.H;
-  for (int64_t n = 0; n < s.N; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     const float* st = s.state + n * 5 * H;
     const float* c_row = s.c_prev + n * s.ldc;
     float* dg = s.dgates + n * 4 * H;
     int64_t k = n * H;
-    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto one = V::set1(1.f);
       R dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
@@ -135,15 +166,15 @@ void lstm_step_back_simd(const nnc::cpu::LstmStepBack<float>& s) {
 }
 
 template <class V>
-void gru_step_simd(const nnc::cpu::GruStep<float>& s) {
+void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
   using R = typename V::reg;
   const int64_t H = s.H;
-  for (int64_t n = 0; n < s.N; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     float* g = s.gates + n * 4 * H;
     const float* gh = s.gh + n * 3 * H;
     const float* h_prev = s.h_prev + n * H;
     float* h_new = s.h_new + n * H;
-    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       R x[3], h[3];
       for (int q = 0; q < 3; ++q) {
@@ -166,15 +197,15 @@ void gru_step_simd(const nnc::cpu::GruStep<float>& s) {
 }
 
 template <class V>
-void gru_step_back_simd(const nnc::cpu::GruStepBack<float>& s) {
+void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
   using R = typename V::reg;
   const int64_t H = s.H;
-  for (int64_t n = 0; n < s.N; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     const float* st = s.state + n * 4 * H;
     float* dgx = s.dgx + n * 3 * H;
     float* dgh = s.dgh + n * 3 * H;
     int64_t k = n * H;
-    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto one = V::set1(1.f);
       R dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
@@ -197,11 +228,11 @@ void gru_step_back_simd(const nnc::cpu::GruStepBack<float>& s) {
 }
 
 template <class V>
-void rnn_step_simd(const nnc::cpu::RnnStep<float>& s) {
+void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
   const int64_t H = s.H;
-  for (int64_t n = 0; n < s.N; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     float* h = s.h + n * H;
-    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto a = add_opt<V, Tail>(V::template load<Tail>(h + j, m), s.b_ih ? s.b_ih + j : nullptr, m);
       a = add_opt<V, Tail>(a, s.b_hh ? s.b_hh + j : nullptr, m);
@@ -211,11 +242,11 @@ void rnn_step_simd(const nnc::cpu::RnnStep<float>& s) {
 }
 
 template <class V>
-void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
+void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
   const int64_t H = s.H;
-  for (int64_t n = 0; n < s.N; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     int64_t k = n * H;
-    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
       dh = add_opt<V, Tail>(dh, s.dh_b ? s.dh_b + k + j : nullptr, m);
@@ -226,6 +257,39 @@ void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
   }
 }
 
+
+template <class V>
+void lstm_step_simd(const nnc::cpu::LstmStep<float>& s) {
+  split_step<V>(s.N, s.H, false, [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_rows<V>(s, n0, n1, j0, j1); });
+}
+
+template <class V>
+void lstm_step_back_simd(const nnc::cpu::LstmStepBack<float>& s) {
+  split_step<V>(s.N, s.H, s.dpeep != nullptr,
+                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_back_rows<V>(s, n0, n1, j0, j1); });
+}
+
+template <class V>
+void gru_step_simd(const nnc::cpu::GruStep<float>& s) {
+  split_step<V>(s.N, s.H, false, [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_rows<V>(s, n0, n1, j0, j1); });
+}
+
+template <class V>
+void gru_step_back_simd(const nnc::cpu::GruStepBack<float>& s) {
+  split_step<V>(s.N, s.H, false,
+                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_back_rows<V>(s, n0, n1, j0, j1); });
+}
+
+template <class V>
+void rnn_step_simd(const nnc::cpu::RnnStep<float>& s) {
+  split_step<V>(s.N, s.H, false, [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_rows<V>(s, n0, n1, j0, j1); });
+}
+
+template <class V>
+void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
+  split_step<V>(s.N, s.H, false,
+                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_back_rows<V>(s, n0, n1, j0, j1); });
+}
 
 // ---- recurrent matrix products ----
 
