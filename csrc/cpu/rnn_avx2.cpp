@@ -30,7 +30,12 @@ struct Avx2 {
   static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
-  static reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  // 1/x: hardware estimate refined by one Newton step, r (2 - x r); a division's
+  // latency and throughput cost more than the gate math around it.
+  static reg rcp(reg x) {
+    reg r = _mm256_rcp_ps(x);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(x, r, _mm256_set1_ps(2.f)));
+  }
   static float hsum(reg a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -72,7 +77,8 @@ struct Avx2 {
     p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
     reg small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
     reg e = exp(_mm256_add_ps(ax, ax));
-    reg large = _mm256_sub_ps(_mm256_set1_ps(1.f), _mm256_div_ps(_mm256_set1_ps(2.f), _mm256_add_ps(e, _mm256_set1_ps(1.f))));
+    reg one = _mm256_set1_ps(1.f);
+    reg large = _mm256_fnmadd_ps(_mm256_set1_ps(2.f), rcp(_mm256_add_ps(e, one)), one);
     large = _mm256_or_ps(large, _mm256_and_ps(sign_bit, x));
     return _mm256_blendv_ps(large, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
   }

@@ -28,7 +28,12 @@ struct Avx512 {
   static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
+  // 1/x: hardware estimate refined by one Newton step, r (2 - x r); a division's
+  // latency and throughput cost more than the gate math around it.
+  static reg rcp(reg x) {
+    reg r = _mm512_rcp14_ps(x);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(x, r, _mm512_set1_ps(2.f)));
+  }
   static float hsum(reg a) { return _mm512_reduce_add_ps(a); }
   static reg relu(reg a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }
   static reg relu_grad(reg dh, reg h) {
@@ -65,7 +70,8 @@ struct Avx512 {
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
     reg small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
     reg e = exp(_mm512_add_ps(ax, ax));
-    reg large = _mm512_sub_ps(_mm512_set1_ps(1.f), _mm512_div_ps(_mm512_set1_ps(2.f), _mm512_add_ps(e, _mm512_set1_ps(1.f))));
+    reg one = _mm512_set1_ps(1.f);
+    reg large = _mm512_fnmadd_ps(_mm512_set1_ps(2.f), rcp(_mm512_add_ps(e, one)), one);
     large = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(large),
                                                 _mm512_and_si512(sign_bit, _mm512_castps_si512(x))));
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), large, small);

@@ -20,12 +20,13 @@
 namespace {
 
 // V provides: reg, W, Mask, full(), tail(n), load<Tail>(p, m), store<Tail>(p, v, m),
-// set1, add, sub, mul, fmadd (a*b+c), div, exp, tanh, relu, relu_grad(dh, h).
+// set1, add, sub, mul, fmadd (a*b+c), rcp (1/x to ~1 ulp), exp, tanh, relu,
+// relu_grad(dh, h), hsum, and MR (rows of the recurrent GEMM tile).
 
 template <class V>
 inline typename V::reg sigmoid(typename V::reg x) {
   auto one = V::set1(1.f);
-  return V::div(one, V::add(one, V::exp(V::sub(V::set1(0.f), x))));
+  return V::rcp(V::add(one, V::exp(V::sub(V::set1(0.f), x))));
 }
 
 // Runs body(j, mask, is_tail) over j = 0, W, 2W, ... < H; is_tail is a
@@ -260,7 +261,8 @@ void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64
 
 template <class V>
 void lstm_step_simd(const nnc::cpu::LstmStep<float>& s) {
-  split_step<V>(s.N, s.H, false, [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step<V>(s.N, s.H, false,
+                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_rows<V>(s, n0, n1, j0, j1); });
 }
 
 template <class V>
@@ -271,7 +273,8 @@ void lstm_step_back_simd(const nnc::cpu::LstmStepBack<float>& s) {
 
 template <class V>
 void gru_step_simd(const nnc::cpu::GruStep<float>& s) {
-  split_step<V>(s.N, s.H, false, [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step<V>(s.N, s.H, false,
+                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_rows<V>(s, n0, n1, j0, j1); });
 }
 
 template <class V>
@@ -282,7 +285,8 @@ void gru_step_back_simd(const nnc::cpu::GruStepBack<float>& s) {
 
 template <class V>
 void rnn_step_simd(const nnc::cpu::RnnStep<float>& s) {
-  split_step<V>(s.N, s.H, false, [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step<V>(s.N, s.H, false,
+                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_rows<V>(s, n0, n1, j0, j1); });
 }
 
 template <class V>
@@ -361,11 +365,13 @@ void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t
   static constexpr auto tiles = packed_tile_table<V>(std::make_integer_sequence<int, MR>());
   int64_t panels = (N + NR - 1) / NR;
   int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, std::max<int64_t>(1, M * N * K >> 20)}));
+  // rows in tiles of (nearly) equal height <= MR: M = 32 runs as 11 + 11 + 10, not 12 + 12 + 8
+  int64_t row_tiles = (M + MR - 1) / MR, height = row_tiles ? (M + row_tiles - 1) / row_tiles : 0;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t p = 0; p < panels; ++p) {
     int n = static_cast<int>(std::min<int64_t>(NR, N - p * NR));
-    for (int64_t m0 = 0; m0 < M; m0 += MR) {
-      int mr = static_cast<int>(std::min<int64_t>(MR, M - m0));
+    for (int64_t m0 = 0; m0 < M; m0 += height) {
+      int mr = static_cast<int>(std::min<int64_t>(height, M - m0));
       tiles[mr - 1](K, A + m0 * lda, lda, P + p * K * NR, C + m0 * ldc + p * NR, ldc, accumulate, n);
     }
   }
