@@ -87,4 +87,8 @@ PYBIND11_MODULE(_C, m) {
 
   nnc::ops::bind_gemm(m);
   nnc::ops::bind_conv2d(m);
+  nnc::ops::bind_softmax(m);
+  nnc::ops::bind_pool2d(m);
+  nnc::ops::bind_boxes(m);
+  nnc::ops::bind_rnn(m);
 }

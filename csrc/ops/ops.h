@@ -6,5 +6,9 @@ namespace nnc::ops {
 
 void bind_gemm(pybind11::module_& m);
 void bind_conv2d(pybind11::module_& m);
+void bind_softmax(pybind11::module_& m);
+void bind_pool2d(pybind11::module_& m);
+void bind_boxes(pybind11::module_& m);
+void bind_rnn(pybind11::module_& m);
 
 }  // namespace nnc::ops

@@ -1,0 +1,111 @@
+// 2-D pooling, AVX2 twin (float): 8 neighbouring outputs of a row per vector,
+// maskload/maskstore for row ends; loops in cpu/pool2d_simd.h.
+#include <immintrin.h>
+
+#include "cpu/pool2d.h"
+
+namespace nnc::cpu {
+namespace {
+
+struct Avx2 {
+  static constexpr int L = 8;
+  using F = __m256;
+  using I = __m256i;
+  using M = __m256i;  // all-ones lanes are active
+
+  static M mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static F zero() { return _mm256_setzero_ps(); }
+  static F set1(float v) { return _mm256_set1_ps(v); }
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm256_div_ps(a, b); }
+  static F sqrt(F a) { return _mm256_sqrt_ps(a); }
+  static F loadu(const float* p, M m) { return _mm256_maskload_ps(p, m); }
+  static void storeu(float* p, F v, M m) { _mm256_maskstore_ps(p, m, v); }
+  static I iset1(int32_t v) { return _mm256_set1_epi32(v); }
+  static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I iload(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static I iota_times(int32_t s) {
+    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s));
+  }
+
+  // p[2j] for j < n, reading only p[0 .. 2n-1)
+  static F evens(const float* p, int n) {
+    return evens_of(loadu(p, mask(2 * n - 1)), loadu(p + L, mask(2 * n - 1 - L)));
+  }
+  // lo = a0 b0 a1 b1 a2 b2 a3 b3, hi = a4 b4 ... a7 b7
+  static void interleave(F a, F b, F& lo, F& hi) {
+    F l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7
+    lo = _mm256_permute2f128_ps(l, h, 0x20);
+    hi = _mm256_permute2f128_ps(l, h, 0x31);
+  }
+  static M mask_from_bits(uint32_t bits) {
+    const I lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bits), lane_bits);
+  }
+  static F loadu_fill(const float* p, M m, F fill) {
+    return _mm256_blendv_ps(fill, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
+  static F evens_of(F lo, F hi) {
+    F mixed = _mm256_shuffle_ps(lo, hi, 0x88);  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), 0xD8));
+  }
+  static int64_t lane_stride(I offsets) { return _mm256_extract_epi32(offsets, 1); }
+  static F gather_fill(const float* p, I offsets, M m, F fill) {
+    return _mm256_mask_i32gather_ps(fill, p, offsets, _mm256_castsi256_ps(m), 4);
+  }
+  static F gather(const float* p, I offsets, M m) {
+    return _mm256_mask_i32gather_ps(zero(), p, offsets, _mm256_castsi256_ps(m), 4);
+  }
+  // running max that keeps a NaN once seen and takes a new one (as all-ones bits, a NaN)
+  static F max_nan(F best, F v) { return _mm256_or_ps(_mm256_max_ps(v, best), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
+  static void take(F& best, I& best_at, F v, I at) {
+    F t = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    best = _mm256_blendv_ps(best, v, t);
+    best_at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best_at), _mm256_castsi256_ps(at), t));
+  }
+  static void store_indices(int64_t* p, I at, int n) {
+    M m = mask(n);
+    auto* q = reinterpret_cast<long long*>(p);
+    _mm256_maskstore_epi64(q, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(m)),
+                           _mm256_cvtepi32_epi64(_mm256_castsi256_si128(at)));
+    if (n > 4)
+      _mm256_maskstore_epi64(q + 4, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)),
+                             _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1)));
+  }
+  static F zero_where_zero(F ref, F v) { return _mm256_and_ps(_mm256_cmp_ps(ref, zero(), _CMP_NEQ_UQ), v); }
+};
+
+}  // namespace
+}  // namespace nnc::cpu
+
+#include "cpu/pool2d_simd.h"
+
+namespace nnc::cpu {
+
+void max_pool2d_forward_avx2(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
+  max_forward<Avx2>(sh, x, y, indices);
+}
+
+void avg_pool2d_forward_avx2(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+  sum_forward<Avx2, 0>(sh, div, x, y);
+}
+
+void avg_pool2d_backward_avx2(const Pool2dShape& sh, AvgDivisor div, const float* gy, float* gx) {
+  sum_backward<Avx2, 0>(sh, div, gy, nullptr, nullptr, gx);
+}
+
+void lp_pool2d_forward_avx2(const Pool2dShape& sh, double p, const float* x, float* y) {
+  if (p == 1) sum_forward<Avx2, 1>(sh, kLpDivisor, x, y);
+  else sum_forward<Avx2, 2>(sh, kLpDivisor, x, y);
+}
+
+void lp_pool2d_backward_avx2(const Pool2dShape& sh, double p, const float* gy, const float* x, const float* y,
+                             float* gx) {
+  if (p == 1) sum_backward<Avx2, 1>(sh, kLpDivisor, gy, x, y, gx);
+  else sum_backward<Avx2, 2>(sh, kLpDivisor, gy, x, y, gx);
+}
+
+}  // namespace nnc::cpu

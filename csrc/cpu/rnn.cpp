@@ -1,0 +1,450 @@
+// Recurrent cells and sequences on the CPU (portable twin, float and double):
+// the time loops (input projection of every step hoisted into one GEMM, one
+// recurrent GEMM plus one fused gate pass per step, weight gradients as one
+// GEMM over all steps) and the scalar gate kernels the SIMD twins replace.
+#include "cpu/rnn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "core/host_cache.h"
+#include "core/isa.h"
+#include "core/rnn_math.h"
+#include "core/threading.h"
+#include "cpu/gemm.h"
+
+namespace nnc::cpu {
+namespace {
+
+// ---- scalar step kernels (the oracle the SIMD twins are tested against) ----
+
+template <typename T>
+void lstm_step_scalar(const LstmStep<T>& s) {
+  const int64_t H = s.H;
+  for (int64_t n = 0; n < s.N; ++n) {
+    T* g = s.gates + n * s.ldg;
+    const T* c = s.c_prev + n * s.ldc;
+    for (int64_t j = 0; j < H; ++j) {
+      T a[4];
+      for (int q = 0; q < 4; ++q)
+        a[q] = g[q * H + j] + (s.b_ih ? s.b_ih[q * H + j] : T(0)) + (s.b_hh ? s.b_hh[q * H + j] : T(0));
+      T pi = s.peep ? s.peep[j] : T(0), pf = s.peep ? s.peep[H + j] : T(0), po = s.peep ? s.peep[2 * H + j] : T(0);
+      auto r = rnn::lstm_forward(a[0], a[1], a[2], a[3], c[j], pi, pf, po);
+      g[j] = r.i;
+      g[H + j] = r.f;
+      g[2 * H + j] = r.g;
+      g[3 * H + j] = r.o;
+      g[4 * H + j] = r.c_new;
+      s.h_new[n * H + j] = r.h_new;
+      if (s.c_out) s.c_out[n * H + j] = r.c_new;
+    }
+  }
+}
+
+template <typename T>
+void lstm_step_back_scalar(const LstmStepBack<T>& s) {
+  const int64_t H = s.H;
+  for (int64_t n = 0; n < s.N; ++n) {
+    const T* st = s.state + n * 5 * H;
+    const T* c = s.c_prev + n * s.ldc;
+    T* dg = s.dgates + n * 4 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      int64_t k = n * H + j;
+      T dh = (s.dh_a ? s.dh_a[k] : T(0)) + (s.dh_b ? s.dh_b[k] : T(0));
+      T dc = s.dc ? s.dc[k] : T(0);
+      T pi = s.peep ? s.peep[j] : T(0), pf = s.peep ? s.peep[H + j] : T(0), po = s.peep ? s.peep[2 * H + j] : T(0);
+      auto d = rnn::lstm_backward(dh, dc, st[j], st[H + j], st[2 * H + j], st[3 * H + j], c[j], st[4 * H + j], pi, pf,
+                                  po);
+      dg[j] = d.da_i;
+      dg[H + j] = d.da_f;
+      dg[2 * H + j] = d.da_g;
+      dg[3 * H + j] = d.da_o;
+      s.dc_prev[k] = d.dc_prev;
+      if (s.dpeep) {
+        s.dpeep[j] += d.da_i * c[j];
+        s.dpeep[H + j] += d.da_f * c[j];
+        s.dpeep[2 * H + j] += d.da_o * st[4 * H + j];
+      }
+    }
+  }
+}
+
+template <typename T>
+void gru_step_scalar(const GruStep<T>& s) {
+  const int64_t H = s.H;
+  for (int64_t n = 0; n < s.N; ++n) {
+    T* g = s.gates + n * 4 * H;
+    const T* gh = s.gh + n * 3 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      T x[3], h[3];
+      for (int q = 0; q < 3; ++q) {
+        x[q] = g[q * H + j] + (s.b_ih ? s.b_ih[q * H + j] : T(0));
+        h[q] = gh[q * H + j] + (s.b_hh ? s.b_hh[q * H + j] : T(0));
+      }
+      auto r = rnn::gru_forward(x[0], x[1], x[2], h[0], h[1], h[2], s.h_prev[n * H + j]);
+      g[j] = r.r;
+      g[H + j] = r.z;
+      g[2 * H + j] = r.n;
+      g[3 * H + j] = h[2];
+      s.h_new[n * H + j] = r.h_new;
+    }
+  }
+}
+
+template <typename T>
+void gru_step_back_scalar(const GruStepBack<T>& s) {
+  const int64_t H = s.H;
+  for (int64_t n = 0; n < s.N; ++n) {
+    const T* st = s.state + n * 4 * H;
+    T* dgx = s.dgx + n * 3 * H;
+    T* dgh = s.dgh + n * 3 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      int64_t k = n * H + j;
+      T dh = (s.dh_a ? s.dh_a[k] : T(0)) + (s.dh_b ? s.dh_b[k] : T(0));
+      auto d = rnn::gru_backward(dh, st[j], st[H + j], st[2 * H + j], st[3 * H + j], s.h_prev[k]);
+      dgx[j] = dgh[j] = d.dx_r;
+      dgx[H + j] = dgh[H + j] = d.dx_z;
+      dgx[2 * H + j] = d.dx_n;
+      dgh[2 * H + j] = d.dh_n;
+      s.dh_prev[k] = d.dh_prev;
+    }
+  }
+}
+
+template <typename T>
+void rnn_step_scalar(const RnnStep<T>& s) {
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t j = 0; j < s.H; ++j) {
+      T& h = s.h[n * s.H + j];
+      h = rnn::rnn_forward(h + (s.b_ih ? s.b_ih[j] : T(0)) + (s.b_hh ? s.b_hh[j] : T(0)), s.relu);
+    }
+}
+
+template <typename T>
+void rnn_step_back_scalar(const RnnStepBack<T>& s) {
+  for (int64_t k = 0; k < s.N * s.H; ++k) {
+    T dh = (s.dh_a ? s.dh_a[k] : T(0)) + (s.dh_b ? s.dh_b[k] : T(0));
+    s.da[k] = rnn::rnn_backward(dh, s.h_new[k], s.relu);
+  }
+}
+
+// ---- dispatch: float goes to the best SIMD twin active_isa() allows ----
+
+#if defined(NNCORE_HAVE_AVX512) || defined(NNCORE_HAVE_AVX2)
+#define NNC_RNN_DISPATCH(name, s)                                   \
+  if constexpr (std::is_same_v<T, float>) {                         \
+    Isa isa = active_isa();                                         \
+    if (isa == Isa::avx512) return name##_avx512(s);                \
+    if (isa == Isa::avx2) return name##_avx2(s);                    \
+  }                                                                 \
+  return name##_scalar(s)
+#else
+#define NNC_RNN_DISPATCH(name, s) return name##_scalar(s)
+#endif
+
+template <typename T> void lstm_step(const LstmStep<T>& s) { NNC_RNN_DISPATCH(lstm_step, s); }
+template <typename T> void lstm_step_back(const LstmStepBack<T>& s) { NNC_RNN_DISPATCH(lstm_step_back, s); }
+template <typename T> void gru_step(const GruStep<T>& s) { NNC_RNN_DISPATCH(gru_step, s); }
+template <typename T> void gru_step_back(const GruStepBack<T>& s) { NNC_RNN_DISPATCH(gru_step_back, s); }
+template <typename T> void rnn_step(const RnnStep<T>& s) { NNC_RNN_DISPATCH(rnn_step, s); }
+template <typename T> void rnn_step_back(const RnnStepBack<T>& s) { NNC_RNN_DISPATCH(rnn_step_back, s); }
+
+// ---- matrix products ----
+
+// The float SIMD twin that runs the recurrent products (none: double, or scalar ISA).
+enum class Twin { none, avx2, avx512 };
+
+template <typename T>
+Twin simd_twin() {
+#if defined(NNCORE_HAVE_AVX512) || defined(NNCORE_HAVE_AVX2)
+  if constexpr (std::is_same_v<T, float>) {
+    Isa isa = active_isa();
+    if (isa == Isa::avx512) return Twin::avx512;
+    if (isa == Isa::avx2) return Twin::avx2;
+  }
+#endif
+  return Twin::none;
+}
+
+// Up to this many rows (batch 1..4 cells) the products skip GEMM packing.
+constexpr int64_t kSmallRows = 4;
+
+#if defined(NNCORE_HAVE_AVX512) || defined(NNCORE_HAVE_AVX2)
+#define NNC_RNN_TWIN_CALL(twin, name, ...) \
+  ((twin) == Twin::avx512 ? name##_avx512(__VA_ARGS__) : name##_avx2(__VA_ARGS__))
+#else
+#define NNC_RNN_TWIN_CALL(twin, name, ...) ((void)(twin))
+#endif
+
+// C (M, N) = A (M, K) @ W(N, K)^T + beta C (beta 0 or 1): input and recurrent projections.
+template <typename T>
+void matmul_wt(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* W, T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    Twin twin = simd_twin<T>();
+    if (twin != Twin::none && M <= kSmallRows)
+      return NNC_RNN_TWIN_CALL(twin, small_m_wt, M, N, K, A, lda, W, beta != 0.f, C, ldc);
+  }
+  gemm<T>(false, true, M, N, K, T(1), A, lda, W, K, beta, C, ldc);
+}
+
+// C (M, N) = A (M, K) @ W (K, N) + beta C: gradients flowing back through W.
+template <typename T>
+void matmul_w(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* W, T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    Twin twin = simd_twin<T>();
+    if (twin != Twin::none && M <= kSmallRows)
+      return NNC_RNN_TWIN_CALL(twin, small_m_w, M, N, K, A, lda, W, beta != 0.f, C, ldc);
+  }
+  gemm<T>(false, false, M, N, K, T(1), A, lda, W, N, beta, C, ldc);
+}
+
+// dW (G, F) = dG (rows, G)^T @ X (rows, F) + beta dW: weight gradient summed over every row.
+template <typename T>
+void matmul_grad_w(int64_t rows, int64_t G, int64_t F, const T* dG, int64_t ldg, const T* X, T beta, T* dW) {
+  if constexpr (std::is_same_v<T, float>) {
+    Twin twin = simd_twin<T>();
+    if (twin != Twin::none && rows <= kSmallRows)
+      return NNC_RNN_TWIN_CALL(twin, small_k_grad_w, rows, G, F, dG, ldg, X, beta != 0.f, dW);
+  }
+  gemm<T>(true, false, G, F, rows, T(1), dG, ldg, X, F, beta, dW, F);
+}
+
+// op(W) (K, N) applied at every step (W^T of a weight (N, K) when trans, else
+// W (K, N)): with a SIMD twin and several steps it is packed once for the whole
+// sequence, so no step pays GEMM packing.
+template <typename T>
+class StepWeight {
+ public:
+  StepWeight(const T* W, bool trans, int64_t K, int64_t N, int64_t steps)
+      : W_(W), trans_(trans), K_(K), N_(N), twin_(steps > 1 ? simd_twin<T>() : Twin::none) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (twin_ == Twin::none) return;
+      int64_t floats = NNC_RNN_TWIN_CALL(twin_, packed_b_floats, K, N);
+      packed_ = static_cast<float*>(host_alloc(sizeof(float) * std::max<int64_t>(floats, 1)));
+      NNC_RNN_TWIN_CALL(twin_, pack_b, trans, K, N, W, trans ? K : N, packed_);
+    }
+  }
+  ~StepWeight() { host_free(packed_); }
+  StepWeight(const StepWeight&) = delete;
+  StepWeight& operator=(const StepWeight&) = delete;
+
+  // C (M, N) (+)= A (M, K) @ op(W)
+  void mul(int64_t M, const T* A, int64_t lda, bool accumulate, T* C, int64_t ldc) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed_) return NNC_RNN_TWIN_CALL(twin_, matmul_packed, M, N_, K_, A, lda, packed_, accumulate, C, ldc);
+    }
+    if (trans_) matmul_wt<T>(M, N_, K_, A, lda, W_, T(accumulate), C, ldc);
+    else matmul_w<T>(M, N_, K_, A, lda, W_, T(accumulate), C, ldc);
+  }
+
+ private:
+  const T* W_;
+  bool trans_;
+  int64_t K_, N_;
+  Twin twin_;
+  float* packed_ = nullptr;
+};
+
+// db (G,) = column sums of dG (rows, G), rows summed in order; blocks of
+// columns split statically between threads.
+template <typename T>
+void column_sums(int64_t rows, int64_t G, const T* dG, int64_t ldg, T* db) {
+  constexpr int64_t B = 64;
+  int64_t blocks = (G + B - 1) / B;
+  int nt = static_cast<int>(std::min<int64_t>({num_threads(), blocks, rows * G / 32768 + 1}));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    int64_t j0 = b * B, j1 = std::min(G, j0 + B);
+    T acc[B] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = dG + r * ldg;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
+    }
+    std::copy(acc, acc + (j1 - j0), db + j0);
+  }
+}
+
+template <typename T>
+void copy_or_zero(T* dst, const T* src, int64_t n) {
+  if (!dst) return;
+  if (src) std::memcpy(dst, src, n * sizeof(T));
+  else std::fill(dst, dst + n, T(0));
+}
+
+// The weight and bias gradients when there are no steps: all zero.
+template <typename T>
+void zero_grads(int64_t gh, int64_t I, int64_t H, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
+  std::fill(dw_ih, dw_ih + gh * I, T(0));
+  std::fill(dw_hh, dw_hh + gh * H, T(0));
+  if (db_ih) std::fill(db_ih, db_ih + gh, T(0));
+  if (db_hh) std::fill(db_hh, db_hh + gh, T(0));
+}
+
+}  // namespace
+
+// ---- LSTM ----
+
+template <typename T>
+void lstm_forward(const LstmForward<T>& a) {
+  const int64_t N = a.N, H = a.H, G = 4 * H, S = 5 * H;
+  if (a.steps == 0) {
+    copy_or_zero(a.h_n, a.h0, N * H);
+    copy_or_zero(a.c_n, a.c0, N * H);
+    return;
+  }
+  // saved[t][:, 0:4H] = x_t @ W_ih^T for every step at once
+  matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
+  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps);
+  for (int64_t t = 0; t < a.steps; ++t) {
+    T* gates = a.saved + t * N * S;
+    const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
+    const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
+    w_hh_t.mul(N, h_prev, H, true, gates, S);
+    lstm_step<T>({N, H, S, t ? S : H, gates, a.b_ih, a.b_hh, c_prev, a.peep, a.y + t * N * H,
+                  t == a.steps - 1 ? a.c_n : nullptr});
+  }
+  if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
+}
+
+template <typename T>
+void lstm_backward(const LstmBackward<T>& a) {
+  const int64_t N = a.N, H = a.H, G = 4 * H, S = 5 * H, steps = a.steps;
+  if (a.dpeep) std::fill(a.dpeep, a.dpeep + 3 * H, T(0));
+  if (steps == 0) {
+    copy_or_zero(a.dh0, a.grad_h_n, N * H);
+    copy_or_zero(a.dc0, a.grad_c_n, N * H);
+    zero_grads(G, a.I, H, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh);
+    return;
+  }
+  Workspace dgates_ws(sizeof(T) * steps * N * G), carry_ws(sizeof(T) * 2 * N * H);
+  T* dgates = dgates_ws.as<T>();
+  T* dh_next = carry_ws.as<T>();  // dL/dh_{t-1} and dL/dc_{t-1}, carried to the step before
+  T* dc_next = dh_next + N * H;
+  StepWeight<T> w_hh(a.w_hh, false, G, H, steps);
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    bool last = t == steps - 1;
+    const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
+    T* dg = dgates + t * N * G;
+    T* dh_dst = t ? dh_next : a.dh0;
+    lstm_step_back<T>({N, H, t ? S : H, a.grad_y ? a.grad_y + t * N * H : nullptr, last ? a.grad_h_n : dh_next,
+                       last ? a.grad_c_n : dc_next, a.saved + t * N * S, c_prev, a.peep, dg, t ? dc_next : a.dc0,
+                       a.dpeep});
+    w_hh.mul(N, dg, G, false, dh_dst, H);
+  }
+  matmul_w<T>(steps * N, a.I, G, dgates, G, a.w_ih, T(0), a.dx, a.I);
+  matmul_grad_w<T>(steps * N, G, a.I, dgates, G, a.x, T(0), a.dw_ih);
+  matmul_grad_w<T>(N, G, H, dgates, G, a.h0, T(0), a.dw_hh);
+  if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgates + N * G, G, a.y, T(1), a.dw_hh);
+  T* db = a.db_ih ? a.db_ih : a.db_hh;
+  if (db) {
+    column_sums(steps * N, G, dgates, G, db);
+    if (a.db_ih && a.db_hh) std::memcpy(a.db_hh, a.db_ih, G * sizeof(T));
+  }
+}
+
+// ---- GRU ----
+
+template <typename T>
+void gru_forward(const GruForward<T>& a) {
+  const int64_t N = a.N, H = a.H, G = 3 * H, S = 4 * H;
+  if (a.steps == 0) {
+    copy_or_zero(a.h_n, a.h0, N * H);
+    return;
+  }
+  matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
+  Workspace gh_ws(sizeof(T) * N * G);
+  T* gh = gh_ws.as<T>();
+  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps);
+  for (int64_t t = 0; t < a.steps; ++t) {
+    const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
+    w_hh_t.mul(N, h_prev, H, false, gh, G);
+    gru_step<T>({N, H, a.saved + t * N * S, gh, a.b_ih, a.b_hh, h_prev, a.y + t * N * H});
+  }
+  if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
+}
+
+template <typename T>
+void gru_backward(const GruBackward<T>& a) {
+  const int64_t N = a.N, H = a.H, G = 3 * H, S = 4 * H, steps = a.steps;
+  if (steps == 0) {
+    copy_or_zero(a.dh0, a.grad_h_n, N * H);
+    zero_grads(G, a.I, H, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh);
+    return;
+  }
+  Workspace dg_ws(sizeof(T) * 2 * steps * N * G), carry_ws(sizeof(T) * N * H);
+  T* dgx = dg_ws.as<T>();
+  T* dgh = dgx + steps * N * G;
+  T* dh_next = carry_ws.as<T>();
+  StepWeight<T> w_hh(a.w_hh, false, G, H, steps);
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
+    T* dh_dst = t ? dh_next : a.dh0;
+    gru_step_back<T>({N, H, a.grad_y ? a.grad_y + t * N * H : nullptr, t == steps - 1 ? a.grad_h_n : dh_next,
+                      a.saved + t * N * S, h_prev, dgx + t * N * G, dgh + t * N * G, dh_dst});
+    w_hh.mul(N, dgh + t * N * G, G, true, dh_dst, H);
+  }
+  matmul_w<T>(steps * N, a.I, G, dgx, G, a.w_ih, T(0), a.dx, a.I);
+  matmul_grad_w<T>(steps * N, G, a.I, dgx, G, a.x, T(0), a.dw_ih);
+  matmul_grad_w<T>(N, G, H, dgh, G, a.h0, T(0), a.dw_hh);
+  if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgh + N * G, G, a.y, T(1), a.dw_hh);
+  if (a.db_ih) column_sums(steps * N, G, dgx, G, a.db_ih);
+  if (a.db_hh) column_sums(steps * N, G, dgh, G, a.db_hh);
+}
+
+// ---- Elman ----
+
+template <typename T>
+void rnn_forward(const RnnForward<T>& a) {
+  const int64_t N = a.N, H = a.H;
+  if (a.steps == 0) {
+    copy_or_zero(a.h_n, a.h0, N * H);
+    return;
+  }
+  matmul_wt<T>(a.steps * N, H, a.I, a.x, a.I, a.w_ih, T(0), a.y, H);
+  StepWeight<T> w_hh_t(a.w_hh, true, H, H, a.steps);
+  for (int64_t t = 0; t < a.steps; ++t) {
+    T* h = a.y + t * N * H;
+    w_hh_t.mul(N, t ? h - N * H : a.h0, H, true, h, H);
+    rnn_step<T>({N, H, a.relu, h, a.b_ih, a.b_hh});
+  }
+  if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
+}
+
+template <typename T>
+void rnn_backward(const RnnBackward<T>& a) {
+  const int64_t N = a.N, H = a.H, steps = a.steps;
+  if (steps == 0) {
+    copy_or_zero(a.dh0, a.grad_h_n, N * H);
+    zero_grads(H, a.I, H, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh);
+    return;
+  }
+  Workspace da_ws(sizeof(T) * steps * N * H), carry_ws(sizeof(T) * N * H);
+  T* da = da_ws.as<T>();
+  T* dh_next = carry_ws.as<T>();
+  StepWeight<T> w_hh(a.w_hh, false, H, H, steps);
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    rnn_step_back<T>({N, H, a.relu, a.grad_y ? a.grad_y + t * N * H : nullptr,
+                      t == steps - 1 ? a.grad_h_n : dh_next, a.y + t * N * H, da + t * N * H});
+    w_hh.mul(N, da + t * N * H, H, false, t ? dh_next : a.dh0, H);
+  }
+  matmul_w<T>(steps * N, a.I, H, da, H, a.w_ih, T(0), a.dx, a.I);
+  matmul_grad_w<T>(steps * N, H, a.I, da, H, a.x, T(0), a.dw_ih);
+  matmul_grad_w<T>(N, H, H, da, H, a.h0, T(0), a.dw_hh);
+  if (steps > 1) matmul_grad_w<T>((steps - 1) * N, H, H, da + N * H, H, a.y, T(1), a.dw_hh);
+  if (a.db_ih) column_sums(steps * N, H, da, H, a.db_ih);
+  if (a.db_hh) column_sums(steps * N, H, da, H, a.db_hh);
+}
+
+#define NNC_RNN_INSTANTIATE(T)                                  \
+  template void lstm_forward<T>(const LstmForward<T>&);         \
+  template void lstm_backward<T>(const LstmBackward<T>&);       \
+  template void gru_forward<T>(const GruForward<T>&);           \
+  template void gru_backward<T>(const GruBackward<T>&);         \
+  template void rnn_forward<T>(const RnnForward<T>&);           \
+  template void rnn_backward<T>(const RnnBackward<T>&);
+NNC_RNN_INSTANTIATE(float)
+NNC_RNN_INSTANTIATE(double)
+#undef NNC_RNN_INSTANTIATE
+
+}  // namespace nnc::cpu
