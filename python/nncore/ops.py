@@ -279,7 +279,7 @@ def _int_arg(v, op, name):
     return int(v)
 
 
-def _pair(v, op, name):
+def _pool_pair(v, op, name):
     """An int, or a sequence of one or two ints, as (h, w)."""
     if isinstance(v, (tuple, list)):
         if len(v) not in (1, 2):
@@ -293,7 +293,7 @@ def _pair(v, op, name):
 def _stride(stride, kernel, op):
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         return kernel
-    return _pair(stride, op, "stride")
+    return _pool_pair(stride, op, "stride")
 
 
 def _float_array(x, op, arg):
@@ -315,8 +315,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     With return_indices, also the int64 position h * W + w of each maximum."""
     op = "max_pool2d"
     x = _float_array(input, op, "input")
-    k = _pair(kernel_size, op, "kernel_size")
-    s, p, d = _stride(stride, k, op), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
+    k = _pool_pair(kernel_size, op, "kernel_size")
+    s, p, d = _stride(stride, k, op), _pool_pair(padding, op, "padding"), _pool_pair(dilation, op, "dilation")
     shape = _C.pool2d_output_shape(op, x.shape, k, s, p, d, bool(ceil_mode))
     if out is None:
         out = empty(shape, x.dtype, like=x)
@@ -332,8 +332,8 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     op = "max_pool2d_backward"
     gy = _float_array(grad_output, op, "grad_output")
     idx = as_kernel_array(indices, op, "indices")
-    k = _pair(kernel_size, op, "kernel_size")
-    s, p, d = _stride(stride, k, op), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
+    k = _pool_pair(kernel_size, op, "kernel_size")
+    s, p, d = _stride(stride, k, op), _pool_pair(padding, op, "padding"), _pool_pair(dilation, op, "dilation")
     shape = _shape_arg(input_shape, op)
     _C.pool2d_output_shape("max_pool2d", shape, k, s, p, d, bool(ceil_mode))
     if out is None:
@@ -356,8 +356,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """Mean over each window, as F.avg_pool2d."""
     op = "avg_pool2d"
     x = _float_array(input, op, "input")
-    k = _pair(kernel_size, op, "kernel_size")
-    s, p = _stride(stride, k, op), _pair(padding, op, "padding")
+    k = _pool_pair(kernel_size, op, "kernel_size")
+    s, p = _stride(stride, k, op), _pool_pair(padding, op, "padding")
     div = _divisor(divisor_override, op)
     shape = _C.pool2d_output_shape(op, x.shape, k, s, p, (1, 1), bool(ceil_mode))
     if out is None:
@@ -371,8 +371,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     """Gradient of avg_pool2d with respect to its input."""
     op = "avg_pool2d_backward"
     gy = _float_array(grad_output, op, "grad_output")
-    k = _pair(kernel_size, op, "kernel_size")
-    s, p = _stride(stride, k, op), _pair(padding, op, "padding")
+    k = _pool_pair(kernel_size, op, "kernel_size")
+    s, p = _stride(stride, k, op), _pool_pair(padding, op, "padding")
     div = _divisor(divisor_override, op)
     shape = _shape_arg(input_shape, op)
     _C.pool2d_output_shape("avg_pool2d", shape, k, s, p, (1, 1), bool(ceil_mode))
@@ -397,7 +397,7 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, ou
     op = "lp_pool2d"
     x = _float_array(input, op, "input")
     p = _norm(norm_type, op)
-    k = _pair(kernel_size, op, "kernel_size")
+    k = _pool_pair(kernel_size, op, "kernel_size")
     s = _stride(stride, k, op)
     shape = _C.pool2d_output_shape(op, x.shape, k, s, (0, 0), (1, 1), bool(ceil_mode))
     if out is None:
@@ -414,7 +414,7 @@ def lp_pool2d_backward(grad_output, input, output, norm_type, kernel_size, strid
     x = _float_array(input, op, "input")
     y = _float_array(output, op, "output")
     p = _norm(norm_type, op)
-    k = _pair(kernel_size, op, "kernel_size")
+    k = _pool_pair(kernel_size, op, "kernel_size")
     s = _stride(stride, k, op)
     _C.pool2d_output_shape("lp_pool2d", x.shape, k, s, (0, 0), (1, 1), bool(ceil_mode))
     if out is None:
