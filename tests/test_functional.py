@@ -104,6 +104,14 @@ CASES = [
     ("pad_reflect", lambda F, T, x: F.pad(x, (2, 1), mode="reflect"), [(2, 3, 4)], "n", []),
     ("pad_replicate", lambda F, T, x: F.pad(x, (1, 2, 2, 1), mode="replicate"), [(1, 2, 3, 4)], "n", []),
     ("dropout_eval", lambda F, T, x: F.dropout(x, 0.5, training=False), [(3, 4)], "n", []),
+    ("softmin", lambda F, T, x: F.softmin(x, 1), [(3, 4)], "n", [K_SOFTMAX]),
+    ("bilinear", lambda F, T, a, b, w, c: F.bilinear(a, b, w, c), [(3, 4), (3, 5), (2, 4, 5), (2,)], "n", []),
+    ("kl_div_batchmean", lambda F, T, x: F.kl_div(x, T(PROBS), reduction="batchmean"), [(3, 4)], "n", []),
+    ("kl_div_log_target", lambda F, T, x, y: F.kl_div(x, y, reduction="sum", log_target=True), [(3, 4), (3, 4)],
+     "n", []),
+    ("huber_loss", lambda F, T, x, y: F.huber_loss(x * 2, y, delta=0.7), [(3, 4), (3, 4)], "n", []),
+    ("huber_loss_none", lambda F, T, x, y: F.huber_loss(x * 2, y, reduction="none", delta=1.5), [(3, 4), (3, 4)],
+     "n", []),
 ]
 
 for reduction in ("mean", "sum", "none"):
