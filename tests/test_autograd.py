@@ -104,10 +104,18 @@ OPS = [
     ("pad_replicate", lambda a: nncore.functional.pad(a, (1, 1, 2, 0), mode="replicate"), [(2, 3, 4)], False),
     ("clone", lambda a: a.clone() * 2, [(3,)], False),
     ("masked_fill", lambda a: a.masked_fill(a.detach() > 0, 1.5), [(3, 4)], False),
+    ("sort", lambda a: a.sort(1, descending=True)[0] * 2, [(3, 4)], False),
+    ("topk", lambda a: a.topk(2, 0)[0] * 2, [(3, 4)], False),
+    ("cumsum", lambda a: a.cumsum(1), [(3, 4)], False),
+    ("floor", lambda a: a.floor() + a, [(3, 4)], False),
+    ("index_select", lambda a: a.index_select(1, nncore.tensor([2, 0, 2])) * 2, [(3, 4)], False),
+    ("movedim", lambda a: a.movedim(0, 2) * 2, [(2, 3, 4)], False),
+    ("unflatten", lambda a: a.unflatten(1, (2, 2)) * 2, [(3, 4)], False),
+    ("min_all", lambda a: a.min(), [(3, 4)], False),
 ]
 
 
-CALLS_NNCORE = {"gather", "getitem_mask", "where", "masked_fill", "clamp_min", "maximum", "cat", "stack", "pad",
+CALLS_NNCORE = {"index_select", "gather", "getitem_mask", "where", "masked_fill", "clamp_min", "maximum", "cat", "stack", "pad",
                 "pad_crop", "pad_reflect", "pad_replicate"}
 
 

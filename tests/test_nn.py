@@ -62,6 +62,8 @@ LAYERS = [
     ("LayerNorm_2d", lambda nn: nn.LayerNorm((3, 4), eps=1e-3), [(2, 3, 4)], True, []),
     ("Dropout_eval", lambda nn: nn.Dropout(0.3), [(3, 4)], False, []),
     ("Flatten", lambda nn: nn.Flatten(), [(2, 3, 4)], True, []),
+    ("Upsample", lambda nn: nn.Upsample(scale_factor=2), [(1, 2, 3, 4)], True, []),
+    ("Unflatten", lambda nn: nn.Unflatten(1, (2, 3)), [(4, 6)], True, []),
     ("Identity", lambda nn: nn.Identity(), [(2, 3)], True, []),
     ("Embedding", lambda nn: nn.Embedding(5, 3, padding_idx=1), lambda rng, T: [T(INDICES)], True, []),
     ("ReLU", lambda nn: nn.ReLU(), [(3, 4)], True, []),

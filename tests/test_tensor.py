@@ -211,3 +211,27 @@ def test_bad_arguments_raise_clear_errors():
         nncore.tensor(1.0) @ a
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(a)
+
+
+def test_sort_topk_cumsum_and_rounding(rng):
+    a = rng.standard_normal((3, 5))
+    t = nncore.tensor(a)
+    values, indices = t.sort(1, descending=True)
+    np.testing.assert_array_equal(indices.numpy(), np.argsort(-a, 1, kind="stable"))
+    np.testing.assert_array_equal(values.numpy(), -np.sort(-a, 1))
+    top = t.topk(2, 1)
+    np.testing.assert_array_equal(top.values.numpy(), -np.sort(-a, 1)[:, :2])
+    assert top.indices.dtype == np.int64
+    np.testing.assert_array_equal(nncore.argsort(t, 0).numpy(), np.argsort(a, 0, kind="stable"))
+    np.testing.assert_allclose(t.cumsum(0).numpy(), np.cumsum(a, 0))
+    np.testing.assert_array_equal(t.floor().numpy(), np.floor(a))
+    np.testing.assert_array_equal(nncore.ceil(t).numpy(), np.ceil(a))
+
+
+def test_new_factories_follow_the_source_tensor():
+    src = nncore.ones(2, dtype=nncore.float64)
+    assert src.new_zeros(3, 4).shape == (3, 4) and src.new_zeros(3).dtype == np.float64
+    assert src.new_ones((2,)).numpy().tolist() == [1, 1]
+    assert src.new_full((2,), 3.0).numpy().tolist() == [3, 3]
+    assert src.new_tensor([1, 2]).dtype == np.float64
+    assert src.new_empty(5).shape == (5,)

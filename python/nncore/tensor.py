@@ -1709,6 +1709,63 @@ def masked_fill(x, mask, value):
     return where(mask, _as_tensor(_xp(x.data).asarray(value, x.dtype), x), x)
 
 
+def sort(x, dim=-1, descending=False):
+    """(values, indices) along dim; values carry the gradient (a gather)."""
+    xd = x.data
+    d = _norm_dim(dim, xd.ndim, "sort")
+    xp = _xp(xd)
+    idx = xp.argsort(-xd if descending else xd, axis=d, kind="stable") if xd.ndim else xp.zeros((), int64)
+    if not xd.ndim:
+        return _ValuesIndices(x.clone(), _plain(idx))
+    return _ValuesIndices(gather(x, d, _plain(idx)), _plain(idx))
+
+
+def argsort(x, dim=-1, descending=False):
+    return sort(x, dim, descending)[1]
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The k largest (or smallest) values along dim and their indices."""
+    d = _norm_dim(dim, x.data.ndim, "topk")
+    if not 0 <= k <= x.data.shape[d]:
+        raise ValueError(f"topk: k={k} out of range for a dimension of size {x.data.shape[d]}")
+    values, indices = sort(x, d, descending=largest)
+    keep = (slice(None),) * d + (slice(0, k),)
+    return _ValuesIndices(getitem(values, keep), _plain(indices.data[keep]))
+
+
+def cumsum(x, dim):
+    xd = x.data
+    d = _norm_dim(dim, xd.ndim, "cumsum")
+    xp = _xp(xd)
+
+    def cumsum_backward(g):
+        return (xp.flip(xp.cumsum(xp.flip(g, d), axis=d), d),)
+
+    return _make(xp.cumsum(xd, axis=d), (x,), cumsum_backward)
+
+
+def _rounding(fn):
+    def op(x):
+        xd = x.data
+        return _make(fn(xd), (x,), lambda g: (_xp(g).zeros_like(g),))
+
+    op.__name__ = fn.__name__
+    return op
+
+
+floor = _rounding(np.floor)
+ceil = _rounding(np.ceil)
+round = _rounding(np.round)
+
+
+def _new_factory(fn):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        return fn(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    return method
+
+
 # ---------------------------------------------------------------- joining
 def cat(tensors, dim=0):
     tensors = list(tensors)
@@ -1778,7 +1835,9 @@ def _attach():
         transpose=transpose, t=t, permute=permute, movedim=movedim, squeeze=squeeze,
         unsqueeze=unsqueeze, expand=expand, expand_as=expand_as, repeat=repeat, flip=flip,
         index_select=index_select, gather=gather, masked_fill=masked_fill, split=split, chunk=chunk,
-        unbind=unbind, maximum=maximum, minimum=minimum,
+        unbind=unbind, maximum=maximum, minimum=minimum, sort=sort, argsort=argsort, topk=topk, cumsum=cumsum,
+        floor=floor, ceil=ceil, round=round, new_zeros=_new_factory(zeros), new_ones=_new_factory(ones),
+        new_empty=_new_factory(empty),
     )
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
@@ -1793,6 +1852,16 @@ def _attach():
 
     Tensor.view_as = view_as
     Tensor.reshape_as = reshape_as
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    Tensor.new_full = new_full
+    Tensor.new_tensor = new_tensor
 
 
 _attach()

@@ -42,6 +42,7 @@ from .layers import (
     Softsign,
     Tanh,
     Unflatten,
+    Upsample,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterList, Sequential
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -53,5 +54,5 @@ __all__ = [
     "HingeEmbeddingLoss", "Identity", "KLDivLoss", "L1Loss", "LPPool2d", "LayerNorm", "LeakyReLU", "Linear",
     "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "MultiMarginLoss",
     "NLLLoss", "Parameter", "ParameterList", "ReLU", "ReLU6", "SiLU", "Sequential", "Sigmoid", "SmoothL1Loss",
-    "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "Unflatten", "functional", "init", "utils",
+    "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "Unflatten", "Upsample", "functional", "init", "utils",
 ]

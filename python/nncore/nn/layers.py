@@ -369,6 +369,26 @@ class Unflatten(Module):
         return input.unflatten(self.dim, self.unflattened_size)
 
 
+class Upsample(Module):
+    """Nearest-neighbour resize (F.interpolate)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        super().__init__()
+        if mode != "nearest":
+            raise ValueError(f"Upsample: only mode='nearest' is supported, got {mode!r}")
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.mode = mode
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode)
+
+    def extra_repr(self):
+        if self.scale_factor is not None:
+            return f"scale_factor={self.scale_factor}, mode='{self.mode}'"
+        return f"size={self.size}, mode='{self.mode}'"
+
+
 class Embedding(Module):
     """weight (num_embeddings, embedding_dim) ~ N(0, 1); the padding_idx row is zero."""
 
