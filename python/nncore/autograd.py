@@ -9,6 +9,7 @@ one of them is caught at backward time instead of giving a wrong gradient.
 """
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -157,12 +158,19 @@ def run_backward(root, grad, retain_graph=False):
                 node.op_name()
                 node.backward_fn = None
                 node.saved = ()
-    for t, g in leaf_grads.values():
+    while leaf_grads:
+        t, g = leaf_grads.popitem()[1]
         if not t.requires_grad:
             continue
         if t.grad is None:
-            # a private copy: g may be shared with other leaves or with the caller
-            t.grad = Tensor._wrap(g.copy())
+            # keep g itself only when nothing else can see it (a fresh array, not a
+            # view, referenced only here); otherwise a private copy, since g may be
+            # shared with other leaves, a saved closure or the caller
+            if isinstance(g, np.ndarray) and g.flags.writeable and not isinstance(g.base, np.ndarray) \
+                    and sys.getrefcount(g) <= 2:
+                t.grad = Tensor._wrap(g)
+            else:
+                t.grad = Tensor._wrap(g.copy())
         else:
             t.grad.data += g
 
