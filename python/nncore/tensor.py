@@ -1776,7 +1776,7 @@ def cat(tensors, dim=0):
     arrays = [t.data for t in tensors]
     xp = _xp(arrays[0])
     out = xp.concatenate(arrays, axis=d)
-    edges = np.cumsum([a.shape[d] for a in arrays])[:-1]
+    edges = np.cumsum([a.shape[d] for a in arrays])[:-1].tolist()
 
     def cat_backward(g):
         return tuple(xp.split(g, edges, axis=d))
