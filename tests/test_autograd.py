@@ -112,10 +112,17 @@ OPS = [
     ("movedim", lambda a: a.movedim(0, 2) * 2, [(2, 3, 4)], False),
     ("unflatten", lambda a: a.unflatten(1, (2, 2)) * 2, [(3, 4)], False),
     ("min_all", lambda a: a.min(), [(3, 4)], False),
+    ("minimum", lambda a, b: nncore.minimum(a, b), [(3, 4), (3, 4)], False),
+    ("unbind", lambda a: a.unbind(1)[2] * 2, [(3, 4)], False),
+    ("t", lambda a: a.t() * 2, [(3, 4)], False),
+    ("amax", lambda a: a.amax(1), [(3, 4)], False),
+    ("contiguous", lambda a: a.t().contiguous() * 2, [(3, 4)], False),
+    ("copy_into_buffer", lambda a: nncore.zeros(2, 3, 4, dtype=nncore.float64).copy_(a) * 2, [(3, 4)], False),
+    ("inplace_chain", lambda a: (a * 1).mul_(a).add_(a).div_(2.0).exp_(), [(3, 4)], False),
 ]
 
 
-CALLS_NNCORE = {"index_select", "gather", "getitem_mask", "where", "masked_fill", "clamp_min", "maximum", "cat", "stack", "pad",
+CALLS_NNCORE = {"minimum", "copy_into_buffer", "inplace_chain", "index_select", "gather", "getitem_mask", "where", "masked_fill", "clamp_min", "maximum", "cat", "stack", "pad",
                 "pad_crop", "pad_reflect", "pad_replicate"}
 
 
