@@ -122,8 +122,10 @@ OPS = [
 ]
 
 
-CALLS_NNCORE = {"minimum", "copy_into_buffer", "inplace_chain", "index_select", "gather", "getitem_mask", "where", "masked_fill", "clamp_min", "maximum", "cat", "stack", "pad",
-                "pad_crop", "pad_reflect", "pad_replicate"}
+CALLS_NNCORE = {
+    "minimum", "copy_into_buffer", "inplace_chain", "index_select", "gather", "getitem_mask", "where",
+    "masked_fill", "clamp_min", "maximum", "cat", "stack", "pad", "pad_crop", "pad_reflect", "pad_replicate"
+}
 
 
 @pytest.mark.parametrize("name,fn,shapes,positive", OPS, ids=[o[0] for o in OPS])

@@ -398,7 +398,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 gx = gxhat * inv_std.reshape(bshape)
         return gx, gw, gb
 
-    return _make(out.astype(xd.dtype, copy=False), (input, _NONE if weight is None else weight, _NONE if bias is None else bias), batch_norm_backward,
+    inputs = (input, _NONE if weight is None else weight, _NONE if bias is None else bias)
+    return _make(out.astype(xd.dtype, copy=False), inputs, batch_norm_backward,
                  saved=(input,) + ((weight,) if weight is not None else ()))
 
 
@@ -438,7 +439,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                   - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True)) * inv_std
         return gx, gw, gb
 
-    return _make(out.astype(xd.dtype, copy=False), (input, _NONE if weight is None else weight, _NONE if bias is None else bias), layer_norm_backward,
+    inputs = (input, _NONE if weight is None else weight, _NONE if bias is None else bias)
+    return _make(out.astype(xd.dtype, copy=False), inputs, layer_norm_backward,
                  saved=(input,) + ((weight,) if weight is not None else ()))
 
 

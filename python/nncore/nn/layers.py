@@ -155,7 +155,8 @@ class ConvTranspose2d(_ConvNd):
             least = (n - 1) * self.stride[d] - 2 * self.padding[d] + self.dilation[d] * (self.kernel_size[d] - 1) + 1
             extra = size[d] - least
             if not 0 <= extra < max(self.stride[d], self.dilation[d]):
-                raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from input {tuple(input.shape)}")
+                raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from input "
+                                 f"{tuple(input.shape)}")
             result.append(extra)
         return tuple(result)
 
