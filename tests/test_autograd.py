@@ -362,3 +362,45 @@ def test_broadcast_add_mul_match_numpy(shape, data):
     gy = gy.sum(axis=tuple(i for i, s in enumerate(other) if s == 1), keepdims=True).reshape(other)
     np.testing.assert_allclose(x.grad.numpy(), gx.reshape(x.shape), rtol=1e-12)
     np.testing.assert_allclose(y.grad.numpy(), gy, rtol=1e-12, atol=1e-12)
+
+
+class Cube(nncore.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return x ** 3 * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * grad * ctx.scale, None
+
+
+class SplitHalves(nncore.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        n = x.shape[0] // 2
+        return x[:n] * 2, x[n:].exp()
+
+    @staticmethod
+    def backward(ctx, g_first, g_second):
+        (x,) = ctx.saved_tensors
+        return nncore.cat([g_first * 2, g_second * x[g_first.shape[0]:].exp()])
+
+
+def test_custom_function(rng):
+    x = t64(rng, 5)
+    assert gradcheck(lambda x: Cube.apply(x, 0.5), [x])
+    y = Cube.apply(x, 2.0)
+    assert y.grad_fn is not None and "Cube" in repr(y.grad_fn)
+    with nncore.no_grad():
+        x.mul_(2)
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.sum().backward()
+
+
+def test_custom_function_with_two_outputs(rng):
+    x = t64(rng, 6)
+    assert gradcheck(lambda x: SplitHalves.apply(x), [x])

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 from . import autograd
-from .autograd import enable_grad, grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import Function, enable_grad, grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import (
     Size,
     Tensor,

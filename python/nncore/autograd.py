@@ -193,6 +193,75 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False):
     return result[0] if single else result
 
 
+class FunctionCtx:
+    """What a Function's forward hands to its backward: save_for_backward(*tensors)
+    keeps tensors (their versions are checked at backward time); any other
+    attribute may be set freely."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+class Function:
+    """A user-defined differentiable op, as torch.autograd.Function:
+
+        class Cube(nncore.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return 3 * x ** 2 * grad
+
+        y = Cube.apply(x)
+
+    forward runs without recording and returns a Tensor or a tuple of them;
+    backward receives one gradient Tensor per output and returns one gradient
+    (a Tensor or None) per forward argument.
+    """
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        from .tensor import Tensor, _make, _make_multi
+
+        ctx = FunctionCtx()
+        ctx.saved_tensors = ()
+        with no_grad():
+            result = cls.forward(ctx, *args)
+        single = isinstance(result, Tensor)
+        outputs = (result,) if single else tuple(result)
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        inputs = tuple(args[i] for i in positions)
+
+        def function_backward(grads):
+            grads = [Tensor._wrap(g) for g in (grads if isinstance(grads, list) else [grads])]
+            with no_grad():
+                returned = cls.backward(ctx, *grads)
+            if not isinstance(returned, tuple):
+                returned = (returned,)
+            if len(returned) != len(args):
+                raise RuntimeError(f"{cls.__name__}.backward returned {len(returned)} gradients, expected "
+                                   f"{len(args)} (one per forward argument)")
+            return tuple(None if returned[i] is None else returned[i].data for i in positions)
+
+        function_backward.__qualname__ = cls.__name__ + ".backward"
+        saved = tuple(t for t in ctx.saved_tensors if isinstance(t, Tensor))
+        if single:
+            return _make(result.data, inputs, function_backward, saved=saved)
+        return _make_multi([o.data for o in outputs], inputs, function_backward, saved=saved)
+
+
 class GradcheckError(AssertionError):
     pass
 
