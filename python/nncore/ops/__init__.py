@@ -1,0 +1,94 @@
+"""Array-level kernels, forward and backward, without autograd. Each function
+takes NumPy arrays (CPU) or CuPy arrays (GPU), allocates its outputs on the
+same device unless `out=` is given, and hands them to nncore._C. One module
+per op family: gemm, conv, pool, softmax, rnn, boxes."""
+
+from .gemm import (  # noqa: F401
+    gemm,
+    matmul,
+)
+from .conv import (  # noqa: F401
+    conv2d,
+    conv2d_backward,
+    conv_transpose2d,
+    conv_transpose2d_backward,
+)
+from .softmax import (  # noqa: F401
+    softmax,
+    log_softmax,
+    softmax_backward,
+    log_softmax_backward,
+    cross_entropy,
+    cross_entropy_backward,
+    cross_entropy_with_grad,
+)
+from .pool import (  # noqa: F401
+    max_pool2d,
+    max_pool2d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    lp_pool2d,
+    lp_pool2d_backward,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+)
+from .boxes import (  # noqa: F401
+    box_area,
+    box_iou,
+    nms,
+    batched_nms,
+)
+from .rnn import (  # noqa: F401
+    lstm_cell,
+    lstm_cell_backward,
+    lstm,
+    lstm_backward,
+    gru_cell,
+    gru_cell_backward,
+    gru,
+    gru_backward,
+    rnn_cell,
+    rnn_cell_backward,
+    rnn,
+    rnn_backward,
+)
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "batched_nms",
+    "box_area",
+    "box_iou",
+    "conv2d",
+    "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "cross_entropy",
+    "cross_entropy_backward",
+    "cross_entropy_with_grad",
+    "gemm",
+    "gru",
+    "gru_backward",
+    "gru_cell",
+    "gru_cell_backward",
+    "log_softmax",
+    "log_softmax_backward",
+    "lp_pool2d",
+    "lp_pool2d_backward",
+    "lstm",
+    "lstm_backward",
+    "lstm_cell",
+    "lstm_cell_backward",
+    "matmul",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "nms",
+    "rnn",
+    "rnn_backward",
+    "rnn_cell",
+    "rnn_cell_backward",
+    "softmax",
+    "softmax_backward",
+]

@@ -1,0 +1,48 @@
+"""GEMM and batched matmul on NumPy (CPU twins) or CuPy (CUDA kernel) arrays."""
+
+from .. import _C
+from .._arrays import as_kernel_array, empty, stream_of
+
+
+def _as_row_major(x, trans):
+    """A transposed view (contiguous along its second-to-last axis) is read as
+    its transpose with the flag flipped, so a.T costs no copy."""
+    if x.ndim >= 2 and x.shape[-1] > 1 and x.shape[-2] > 1:
+        item = x.dtype.itemsize
+        if x.strides[-1] != item and x.strides[-2] == item:
+            return x.swapaxes(-1, -2), not trans
+    return x, trans
+
+
+def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
+    """out = alpha * op(a) @ op(b) + beta * out, op(x) = x.T when trans_x.
+
+    a and b are 2-D, or 3-D stacks (a 2-D operand is shared by every matrix of
+    the other). float32 (AVX2/AVX-512 twins) or float64 (portable twin).
+    """
+    a = as_kernel_array(a, "gemm", "a")
+    b = as_kernel_array(b, "gemm", "b")
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"gemm: {name} must be a real number, got {type(v).__name__}")
+    if out is None:
+        if beta != 0:
+            raise ValueError("gemm: beta != 0 reads out, so out must be given")
+        for name, x in (("a", a), ("b", b)):
+            if x.ndim not in (2, 3):
+                raise ValueError(f"gemm: {name} must be 2-D (rows, cols) or 3-D (batch, rows, cols), "
+                                 f"got {x.ndim}-D of shape {x.shape}")
+        m = a.shape[-1] if trans_a else a.shape[-2]
+        n = b.shape[-2] if trans_b else b.shape[-1]
+        batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
+        shape = (batch, m, n) if 3 in (a.ndim, b.ndim) else (m, n)
+        out = empty(shape, a.dtype, like=a)
+    a, trans_a = _as_row_major(a, bool(trans_a))
+    b, trans_b = _as_row_major(b, bool(trans_b))
+    _C.gemm(a, b, out, trans_a, trans_b, float(alpha), float(beta), stream_of(a))
+    return out
+
+
+def matmul(a, b, out=None):
+    """a @ b for 2-D matrices or 3-D stacks of them (like numpy.matmul)."""
+    return gemm(a, b, out=out)
