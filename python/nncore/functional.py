@@ -14,6 +14,7 @@ from .autograd import _mode
 from .tensor import (
     Tensor,
     _as_tensor,
+    _buffer,
     _gemm_ready,
     _make,
     _norm_dim,
@@ -345,61 +346,69 @@ def dropout(input, p=0.5, training=True, inplace=False):
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Normalises (N, C, *) over every axis but C. In training the batch
-    statistics are used and the running ones updated in place (unbiased var)."""
+    statistics are used and the running ones updated in place (unbiased var).
+
+    Per channel c, y = x * scale_c + shift_c with scale = weight / sqrt(var + eps)
+    and shift = bias - mean * scale; the backward needs only x and the
+    per-channel statistics: with S_g = sum g, S_gx = sum g (x - mean),
+    d weight = S_gx / std, d bias = S_g and, in training,
+    dx = scale (g - S_g / count - (x - mean) S_gx / (count var_eps))."""
     _check_tensor(input, "batch_norm", "input")
     xd = input.data
     if xd.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {xd.shape}")
-    C = xd.shape[1]
-    axes = (0,) + tuple(range(2, xd.ndim))
-    bshape = (1, C) + (1,) * (xd.ndim - 2)
+    N, C = xd.shape[:2]
     count = xd.size // C if C else 0
     xp = _xp(xd)
+    x3 = xd.reshape(N, C, -1)                          # (N, C, S)
     if training:
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                              f"of shape {xd.shape}")
-        mean = xd.mean(axis=axes)
-        centred = xd - mean.reshape(bshape)
-        var = (centred * centred).mean(axis=axes)
+        mean = x3.sum(axis=2).sum(axis=0) / count
+        centred = xp.subtract(x3, mean[:, None], out=_buffer(x3.shape, x3.dtype, x3))
+        var = xp.einsum("ncs,ncs->c", centred, centred) / count
+        del centred
+        m = 0.1 if momentum is None else momentum
         if running_mean is not None:
-            m = momentum if momentum is not None else 0.1
             running_mean.data *= (1 - m)
             running_mean.data += m * mean.astype(running_mean.data.dtype, copy=False)
             running_mean._bump()
         if running_var is not None:
-            m = momentum if momentum is not None else 0.1
             running_var.data *= (1 - m)
             running_var.data += m * (var * (count / (count - 1))).astype(running_var.data.dtype, copy=False)
             running_var._bump()
     else:
         mean = running_mean.data
         var = running_var.data
-        centred = xd - mean.reshape(bshape)
     inv_std = (1.0 / xp.sqrt(var + eps)).astype(xd.dtype, copy=False)
-    xhat = centred * inv_std.reshape(bshape)
-    out = xhat
-    if weight is not None:
-        out = out * weight.data.reshape(bshape)
-    if bias is not None:
-        out = out + bias.data.reshape(bshape)
+    mean = mean.astype(xd.dtype, copy=False)
+    scale = inv_std if weight is None else inv_std * weight.data
+    shift = -mean * scale if bias is None else bias.data - mean * scale
+    out = xp.multiply(x3, scale[:, None], out=_buffer(x3.shape, x3.dtype, x3))
+    out += shift[:, None]
 
     def batch_norm_backward(g):
-        gw = (g * xhat).sum(axis=axes) if weight is not None and weight.requires_grad else None
-        gb = g.sum(axis=axes) if bias is not None and bias.requires_grad else None
+        g3 = g.reshape(N, C, -1)
+        sum_g = g3.sum(axis=2).sum(axis=0)
+        sum_gx = xp.einsum("ncs,ncs->c", g3, x3) - mean * sum_g     # sum g (x - mean)
+        gw = sum_gx * inv_std if weight is not None and weight.requires_grad else None
+        gb = sum_g if bias is not None and bias.requires_grad else None
         gx = None
         if input.requires_grad:
-            gxhat = g * weight.data.reshape(bshape) if weight is not None else g
+            gx = _buffer(xd.shape, xd.dtype, xd)
+            gx3 = gx.reshape(N, C, -1)
+            xp.multiply(g3, scale[:, None], out=gx3)
             if training:
-                mean_g = gxhat.mean(axis=axes, keepdims=True)
-                mean_gx = (gxhat * xhat).mean(axis=axes, keepdims=True)
-                gx = (gxhat - mean_g - xhat * mean_gx) * inv_std.reshape(bshape)
-            else:
-                gx = gxhat * inv_std.reshape(bshape)
+                # dx = scale g + k x + c, per channel
+                k = -scale * sum_gx * inv_std * inv_std / count
+                c = -scale * sum_g / count - k * mean
+                gx3 += xp.multiply(x3, k[:, None], out=_buffer(x3.shape, x3.dtype, x3))
+                gx3 += c[:, None]
         return gx, gw, gb
 
     inputs = (input, _NONE if weight is None else weight, _NONE if bias is None else bias)
-    return _make(out.astype(xd.dtype, copy=False), inputs, batch_norm_backward,
+    return _make(out.reshape(xd.shape), inputs, batch_norm_backward,
                  saved=(input,) + ((weight,) if weight is not None else ()))
 
 

@@ -169,6 +169,26 @@ def _make_multi(arrays, inputs, backward, saved=()):
     return tuple(reshape(getitem(root, slice(offsets[i], offsets[i + 1])), *shapes[i]) for i in range(len(arrays)))
 
 
+_BIG = 1 << 16  # elements; a fresh NumPy array this large pays more in page faults than the host cache costs
+
+
+def _buffer(shape, dtype, like):
+    """An uninitialised array for an op's output: large CPU arrays come from
+    nncore's host cache (no page faults on repeated calls, PERF.md trap 1)."""
+    if like.__class__ is _ndarray and math.prod(shape) >= _BIG:
+        from ._arrays import empty as _cached_empty
+
+        return _cached_empty(shape, dtype, like=like)
+    return _xp(like).empty(shape, dtype)
+
+
+def _same_shape_op(ufunc, a, b):
+    """ufunc(a, b), into a cached buffer when both are large arrays of one shape."""
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.size >= _BIG and a.shape == b.shape:
+        return ufunc(a, b, out=_buffer(a.shape, np.result_type(a, b), a))
+    return ufunc(a, b)
+
+
 def _unbroadcast(g, shape):
     """Sums a broadcast gradient back to `shape`."""
     if g.shape == shape:
@@ -965,7 +985,7 @@ def add(a, b, alpha=1):
     if not isinstance(a, Tensor):
         a = _as_tensor(a, b)
     ad, bd = a.data, b.data
-    out = ad + bd
+    out = _same_shape_op(np.add, ad, bd)
     sa, sb = ad.shape, bd.shape
 
     def add_backward(g):
@@ -991,7 +1011,7 @@ def sub(a, b, alpha=1):
     def sub_backward(g):
         return _unbroadcast(g, sa), _unbroadcast(-g, sb)
 
-    return _make(ad - bd, (a, b), sub_backward)
+    return _make(_same_shape_op(np.subtract, ad, bd), (a, b), sub_backward)
 
 
 def mul(a, b):
@@ -1004,10 +1024,10 @@ def mul(a, b):
     ad, bd = a.data, b.data
 
     def mul_backward(g):
-        return (_unbroadcast(g * bd, ad.shape) if a.requires_grad else None,
-                _unbroadcast(g * ad, bd.shape) if b.requires_grad else None)
+        return (_unbroadcast(_same_shape_op(np.multiply, g, bd), ad.shape) if a.requires_grad else None,
+                _unbroadcast(_same_shape_op(np.multiply, g, ad), bd.shape) if b.requires_grad else None)
 
-    return _make(ad * bd, (a, b), mul_backward, saved=(a, b))
+    return _make(_same_shape_op(np.multiply, ad, bd), (a, b), mul_backward, saved=(a, b))
 
 
 def div(a, b):
@@ -1199,9 +1219,15 @@ _ZEROS = {np.dtype(d): np.dtype(d).type(0) for d in ("float16", "float32", "floa
 
 def relu(x):
     xd = x.data
-    out = np.maximum(xd, _ZEROS.get(xd.dtype, 0))
+    if xd.size >= _BIG:
+        out = np.maximum(xd, _ZEROS.get(xd.dtype, 0), out=_buffer(xd.shape, xd.dtype, xd))
+    else:
+        out = np.maximum(xd, _ZEROS.get(xd.dtype, 0))
 
     def relu_backward(g):
+        if g.size >= _BIG:
+            positive = np.greater(out, 0, out=_buffer(out.shape, bool_, out))
+            return (np.multiply(g, positive, out=_buffer(g.shape, g.dtype, g)),)
         return (g * (out > 0),)
 
     return _make(out, (x,), relu_backward, save_out=True)
