@@ -404,3 +404,23 @@ def test_custom_function(rng):
 def test_custom_function_with_two_outputs(rng):
     x = t64(rng, 6)
     assert gradcheck(lambda x: SplitHalves.apply(x), [x])
+
+
+def test_hooks_and_retain_grad():
+    a = nncore.tensor([1.0, 2.0], requires_grad=True)
+    h = a * 3
+    h.retain_grad()
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    handle = a.register_hook(lambda g: g * 10)
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.detach().numpy())
+    np.testing.assert_allclose(seen[0], 2 * h.detach().numpy())
+    np.testing.assert_allclose(a.grad.numpy(), 10 * 3 * 2 * h.detach().numpy())
+    handle.remove()
+    a.grad = None
+    a.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1, 1])
+    assert len(seen) == 1
+    with pytest.raises(RuntimeError, match="require grad"):
+        nncore.ones(2).register_hook(lambda g: g)

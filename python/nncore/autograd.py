@@ -60,7 +60,7 @@ class Node:
     """One recorded op: its inputs (Tensors), its backward function and the
     version counters (and their values at record time) of what backward reads."""
 
-    __slots__ = ("backward_fn", "inputs", "saved", "versions", "name")
+    __slots__ = ("backward_fn", "inputs", "saved", "versions", "name", "hooks")
 
     def __init__(self, backward_fn, inputs, saved, versions):
         self.backward_fn = backward_fn
@@ -68,6 +68,7 @@ class Node:
         self.saved = saved
         self.versions = versions
         self.name = None
+        self.hooks = None
 
     def op_name(self):
         if self.name is None and self.backward_fn is not None:
@@ -81,6 +82,17 @@ class Node:
 def _as_array(g):
     if isinstance(g, np.generic):
         return np.asarray(g)
+    return g
+
+
+def _run_hooks(hooks, g):
+    """Each hook sees the gradient (a Tensor) and may return a replacement."""
+    from .tensor import Tensor
+
+    for hook in hooks:
+        result = hook(Tensor._wrap(g))
+        if result is not None:
+            g = result.data if isinstance(result, Tensor) else result
     return g
 
 
@@ -126,6 +138,8 @@ def run_backward(root, grad, retain_graph=False):
         while ready:
             node = ready.pop()
             g = grads.pop(id(node), None)
+            if g is not None and node.hooks:
+                g = _run_hooks(node.hooks, g)
             if g is not None:
                 _check_versions(node)
                 input_grads = node.backward_fn(g)
@@ -162,6 +176,9 @@ def run_backward(root, grad, retain_graph=False):
         t, g = leaf_grads.popitem()[1]
         if not t.requires_grad:
             continue
+        hooks = getattr(t, "_hooks", None)
+        if hooks:
+            g = _run_hooks(hooks, g)
         if t.grad is None:
             # keep g itself only when nothing else can see it (a fresh array, not a
             # view, referenced only here); otherwise a private copy, since g may be

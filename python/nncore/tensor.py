@@ -133,6 +133,7 @@ def _make(data, inputs, backward, saved=(), save_out=False, base=None):
         node.backward_fn = backward
         node.inputs = inputs
         node.name = None
+        node.hooks = None
         if saved:
             counters = [s._ver for s in saved]
             if save_out:
@@ -255,7 +256,7 @@ class Size(tuple):
 class Tensor:
     """An n-dimensional array with autograd. `data` is the NumPy/CuPy array."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_ver", "_base", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_ver", "_base", "_hooks", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
@@ -461,6 +462,40 @@ class Tensor:
         self._node = None
         self.requires_grad = False
         return self
+
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed during backward
+        and may return a replacement gradient. Returns a handle with .remove()."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+        if self._node is not None:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if getattr(self, "_hooks", None) is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep .grad for this non-leaf tensor after backward (leaves always keep it)."""
+        if self._node is None:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def keep(g):
+            t = ref()
+            if t is not None:
+                if t.grad is None:
+                    t.grad = Tensor._wrap(g.data.copy())
+                else:
+                    t.grad.data += g.data
+
+        self.register_hook(keep)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -740,6 +775,18 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
+
+
+class _HookHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks, hook):
+        self.hooks = hooks
+        self.hook = hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 class _Bound:
