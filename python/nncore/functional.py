@@ -339,7 +339,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1.0:
         mask = xp.zeros(xd.shape, xd.dtype)
     else:
-        mask = (_rng_of(xp).random(xd.shape) >= p).astype(xd.dtype) * xd.dtype.type(1.0 / (1.0 - p))
+        uniform = _rng_of(xp).random(xd.shape, dtype=np.float32) if xp is np else _rng_of(xp).random(xd.shape)
+        mask = (uniform >= p).astype(xd.dtype) * xd.dtype.type(1.0 / (1.0 - p))
     return _make(xd * mask, (input,), lambda g: (g * mask,))
 
 
