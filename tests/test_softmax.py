@@ -99,8 +99,9 @@ def logits(rng, shape, scale=3.0, dtype=np.float32):
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_rows_of_every_size(each_isa, rng, log):
     for c in SIZES:
-        x = logits(rng, (5, c))
-        out = poisoned((5, c))
+        rows = 37 if c <= 64 else 5  # short rows: groups of 8 / 16 rows and a remainder
+        x = logits(rng, (rows, c))
+        out = poisoned((rows, c))
         (ops.log_softmax if log else ops.softmax)(x, -1, out=out)
         if log:
             want = ref_log_softmax(x, -1)

@@ -451,6 +451,39 @@ void softmax_row(const float* x, float* y, int64_t C, bool log) {
   }
 }
 
+// W short rows (C <= kShortRow) at once, as ce_row_group: row maxima and sums
+// by transpose-and-reduce, exp and the output on the C full vectors of the block.
+template <class V>
+void softmax_row_group(const float* xg, float* yg, int64_t C, const int32_t* row_of, bool log) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  R acc[W];
+  alignas(64) float e_buf[W * kShortRow];  // exp(x - m) of the block (W * C)
+  for (int r = 0; r < W; ++r) {
+    R m = V::set1(-INFINITY);
+    for_vectors<V>(C, [&](int64_t c, int nv) { m = V::max(m, load_part<V>(xg + r * C + c, nv, -INFINITY)); });
+    acc[r] = m;
+  }
+  const R M = V::rows_max(acc);
+  for (int64_t j = 0; j < C; ++j) V::store(e_buf + j * W, V::exp(V::sub(V::load(xg + j * W), V::permute(M, row_of + j * W))));
+  for (int r = 0; r < W; ++r) {
+    R s = V::zero();
+    for_vectors<V>(C, [&](int64_t c, int nv) { s = V::add(s, load_part<V>(e_buf + r * C + c, nv, 0.0f)); });
+    acc[r] = s;
+  }
+  const R S = V::rows_sum(acc);
+  if (log) {
+    const R LSE = V::log(S);
+    for (int64_t j = 0; j < C; ++j) {
+      const int32_t* rows = row_of + j * W;
+      V::store(yg + j * W, V::sub(V::sub(V::load(xg + j * W), V::permute(M, rows)), V::permute(LSE, rows)));
+    }
+  } else {
+    const R inv_s = V::div_one(S);
+    for (int64_t j = 0; j < C; ++j) V::store(yg + j * W, V::mul(V::load(e_buf + j * W), V::permute(inv_s, row_of + j * W)));
+  }
+}
+
 // nl <= W neighbouring positions, element c of lane l at x[c * inner + l].
 template <class V>
 void softmax_lanes(const float* x, float* y, int64_t C, int64_t inner, int nl, bool log) {
@@ -531,6 +564,11 @@ void for_tasks(int64_t C, int64_t inner, int64_t t0, int64_t t1, Row row, Lanes 
 
 template <class V>
 void softmax_tasks(const float* x, float* y, int64_t C, int64_t inner, bool log, int64_t t0, int64_t t1) {
+  if (inner == 1 && C <= kShortRow) {
+    alignas(64) int32_t row_of[kShortRow * V::W];  // row of each element of a block of W rows
+    for (int64_t i = 0; i < C * V::W; ++i) row_of[i] = int32_t(i / C);
+    for (; t0 + V::W <= t1; t0 += V::W) softmax_row_group<V>(x + t0 * C, y + t0 * C, C, row_of, log);
+  }
   for_tasks<V>(
       C, inner, t0, t1, [&](int64_t off) { softmax_row<V>(x + off, y + off, C, log); },
       [&](int64_t off, int nl) { softmax_lanes<V>(x + off, y + off, C, inner, nl, log); });
