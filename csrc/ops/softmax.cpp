@@ -169,6 +169,8 @@ void cross_entropy(py::handle input_obj, py::handle target_obj, py::object weigh
   bool prob = t.dtype == DType::float32 || t.dtype == DType::float64;
   if (prob) {
     check_same_dtype(x, t, op, "input", "target");
+    NNC_CHECK(ignore_index < 0, op, ": ignore_index is not supported for class-probability targets (as in torch), got ",
+              ignore_index);
     NNC_CHECK(t.shape == x.shape, op, ": target of class probabilities must have the shape of input ",
               x.shape_str(), ", got ", t.shape_str(), " (class indices must be int64 of shape ",
               shape_str(positions), ")");
