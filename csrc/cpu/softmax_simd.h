@@ -207,6 +207,12 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
 // store-to-load forwarding).
 constexpr int64_t kShortRow = 64;
 
+// row_of[i] = i / C for the rows * C elements of a block of rows (no divisions).
+inline void fill_row_of(int32_t* row_of, int64_t C, int rows) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < C; ++c) row_of[r * C + c] = r;
+}
+
 template <class V>
 void ce_row_group(const CeArgs<float>& a, const CeConsts& k, const int32_t* row_of, double g_scale, int64_t r0,
                   CePartial& part) {
@@ -413,8 +419,8 @@ void ce_tasks(const CeArgs<float>& a, double g_scale, int64_t t0, int64_t t1, Ce
   if (a.S == 1) {
     int64_t n = t0;
     if (!a.target_prob && a.C <= kShortRow) {
-      alignas(64) int32_t row_of[kShortRow * V::W];  // row of each element of a block of W rows
-      for (int64_t i = 0; i < a.C * V::W; ++i) row_of[i] = int32_t(i / a.C);
+      alignas(64) int32_t row_of[kShortRow * V::W];
+      fill_row_of(row_of, a.C, V::W);
       for (; n + V::W <= t1; n += V::W) ce_row_group<V>(a, k, row_of, g_scale, n, part);
     }
     ce_rows<V>(a, k, g_scale, n, t1, part);
@@ -565,8 +571,8 @@ void for_tasks(int64_t C, int64_t inner, int64_t t0, int64_t t1, Row row, Lanes 
 template <class V>
 void softmax_tasks(const float* x, float* y, int64_t C, int64_t inner, bool log, int64_t t0, int64_t t1) {
   if (inner == 1 && C <= kShortRow) {
-    alignas(64) int32_t row_of[kShortRow * V::W];  // row of each element of a block of W rows
-    for (int64_t i = 0; i < C * V::W; ++i) row_of[i] = int32_t(i / C);
+    alignas(64) int32_t row_of[kShortRow * V::W];
+    fill_row_of(row_of, C, V::W);
     for (; t0 + V::W <= t1; t0 += V::W) softmax_row_group<V>(x + t0 * C, y + t0 * C, C, row_of, log);
   }
   for_tasks<V>(
