@@ -304,7 +304,7 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, const int32_t* row_
     if (a.loss && a.reduction == Reduction::none) a.loss[r0 + r] = float(l);
   }
   if (!gg) return;
-  // grad = p_scale * e - w_scale * w_c - [c == y] target_sub, e already in the gradient rows
+  // grad = p_scale * e - w_scale * w_c - [c == y] target_sub, e from the scratch
   const R G = V::load(g_r), KEEP = V::mul(V::set1(1.0f - k.eps), WY);
   alignas(64) float p_r[W], sub_r[W];
   V::store(p_r, V::div(V::mul(G, V::fmadd(V::set1(k.eps * k.inv_c), V::set1(float(k.w_all)), KEEP)), S));

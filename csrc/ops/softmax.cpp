@@ -227,6 +227,7 @@ void cross_entropy(py::handle input_obj, py::handle target_obj, py::object weigh
               ", got shape ", grad_output.shape_str());
     grad_output_stride = full ? 1 : 0;
     if (has_grad) check_no_overlap(grad, grad_output, op, "grad_input", "grad_output");
+    if (has_loss) check_no_overlap(loss, grad_output, op, "loss", "grad_output");
   }
 
   auto run = [&](auto* type_tag) -> cpu::CeStatus {
