@@ -38,6 +38,7 @@ template <typename Fn>
 void parallel_ranges(int64_t tasks, int64_t work, Fn fn) {
   int nt = work >= (int64_t(1) << 15) ? std::max(1, num_threads()) : 1;
   nt = int(std::min<int64_t>(nt, std::max<int64_t>(tasks, 1)));
+  if (nt == 1) return fn(int64_t(0), tasks);  // small problems: no parallel region
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int k = 0; k < nt; ++k) fn(tasks * k / nt, tasks * (k + 1) / nt);
 }

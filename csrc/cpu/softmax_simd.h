@@ -207,6 +207,12 @@ void ce_rows(const CeArgs<float>& a, const CeConsts& k, double g_scale, int64_t 
 // store-to-load forwarding).
 constexpr int64_t kShortRow = 64;
 
+// row_of[i] = i / C for the rows * C elements of a block of rows (no divisions).
+inline void fill_row_of(int32_t* row_of, int64_t C, int rows) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < C; ++c) row_of[r * C + c] = r;
+}
+
 template <class V>
 void ce_row_group(const CeArgs<float>& a, const CeConsts& k, const int32_t* row_of, double g_scale, int64_t r0,
                   CePartial& part) {
@@ -298,7 +304,7 @@ void ce_row_group(const CeArgs<float>& a, const CeConsts& k, const int32_t* row_
     if (a.loss && a.reduction == Reduction::none) a.loss[r0 + r] = float(l);
   }
   if (!gg) return;
-  // grad = p_scale * e - w_scale * w_c - [c == y] target_sub, e already in the gradient rows
+  // grad = p_scale * e - w_scale * w_c - [c == y] target_sub, e from the scratch
   const R G = V::load(g_r), KEEP = V::mul(V::set1(1.0f - k.eps), WY);
   alignas(64) float p_r[W], sub_r[W];
   V::store(p_r, V::div(V::mul(G, V::fmadd(V::set1(k.eps * k.inv_c), V::set1(float(k.w_all)), KEEP)), S));
@@ -413,8 +419,8 @@ void ce_tasks(const CeArgs<float>& a, double g_scale, int64_t t0, int64_t t1, Ce
   if (a.S == 1) {
     int64_t n = t0;
     if (!a.target_prob && a.C <= kShortRow) {
-      alignas(64) int32_t row_of[kShortRow * V::W];  // row of each element of a block of W rows
-      for (int64_t i = 0; i < a.C * V::W; ++i) row_of[i] = int32_t(i / a.C);
+      alignas(64) int32_t row_of[kShortRow * V::W];
+      fill_row_of(row_of, a.C, V::W);
       for (; n + V::W <= t1; n += V::W) ce_row_group<V>(a, k, row_of, g_scale, n, part);
     }
     ce_rows<V>(a, k, g_scale, n, t1, part);
@@ -448,6 +454,39 @@ void softmax_row(const float* x, float* y, int64_t C, bool log) {
     });
     const R inv_s = V::set1(1.0f / V::hsum(s));
     for_vectors<V>(C, [&](int64_t c, int n) { store_part<V>(y + c, V::mul(load_part<V>(y + c, n, 0.0f), inv_s), n); });
+  }
+}
+
+// W short rows (C <= kShortRow) at once, as ce_row_group: row maxima and sums
+// by transpose-and-reduce, exp and the output on the C full vectors of the block.
+template <class V>
+void softmax_row_group(const float* xg, float* yg, int64_t C, const int32_t* row_of, bool log) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  R acc[W];
+  alignas(64) float e_buf[W * kShortRow];  // exp(x - m) of the block (W * C)
+  for (int r = 0; r < W; ++r) {
+    R m = V::set1(-INFINITY);
+    for_vectors<V>(C, [&](int64_t c, int nv) { m = V::max(m, load_part<V>(xg + r * C + c, nv, -INFINITY)); });
+    acc[r] = m;
+  }
+  const R M = V::rows_max(acc);
+  for (int64_t j = 0; j < C; ++j) V::store(e_buf + j * W, V::exp(V::sub(V::load(xg + j * W), V::permute(M, row_of + j * W))));
+  for (int r = 0; r < W; ++r) {
+    R s = V::zero();
+    for_vectors<V>(C, [&](int64_t c, int nv) { s = V::add(s, load_part<V>(e_buf + r * C + c, nv, 0.0f)); });
+    acc[r] = s;
+  }
+  const R S = V::rows_sum(acc);
+  if (log) {
+    const R LSE = V::log(S);
+    for (int64_t j = 0; j < C; ++j) {
+      const int32_t* rows = row_of + j * W;
+      V::store(yg + j * W, V::sub(V::sub(V::load(xg + j * W), V::permute(M, rows)), V::permute(LSE, rows)));
+    }
+  } else {
+    const R inv_s = V::div_one(S);
+    for (int64_t j = 0; j < C; ++j) V::store(yg + j * W, V::mul(V::load(e_buf + j * W), V::permute(inv_s, row_of + j * W)));
   }
 }
 
@@ -531,6 +570,11 @@ void for_tasks(int64_t C, int64_t inner, int64_t t0, int64_t t1, Row row, Lanes 
 
 template <class V>
 void softmax_tasks(const float* x, float* y, int64_t C, int64_t inner, bool log, int64_t t0, int64_t t1) {
+  if (inner == 1 && C <= kShortRow) {
+    alignas(64) int32_t row_of[kShortRow * V::W];
+    fill_row_of(row_of, C, V::W);
+    for (; t0 + V::W <= t1; t0 += V::W) softmax_row_group<V>(x + t0 * C, y + t0 * C, C, row_of, log);
+  }
   for_tasks<V>(
       C, inner, t0, t1, [&](int64_t off) { softmax_row<V>(x + off, y + off, C, log); },
       [&](int64_t off, int nl) { softmax_lanes<V>(x + off, y + off, C, inner, nl, log); });

@@ -169,6 +169,8 @@ void cross_entropy(py::handle input_obj, py::handle target_obj, py::object weigh
   bool prob = t.dtype == DType::float32 || t.dtype == DType::float64;
   if (prob) {
     check_same_dtype(x, t, op, "input", "target");
+    NNC_CHECK(ignore_index < 0, op, ": ignore_index is not supported for class-probability targets (as in torch), got ",
+              ignore_index);
     NNC_CHECK(t.shape == x.shape, op, ": target of class probabilities must have the shape of input ",
               x.shape_str(), ", got ", t.shape_str(), " (class indices must be int64 of shape ",
               shape_str(positions), ")");
@@ -225,6 +227,7 @@ void cross_entropy(py::handle input_obj, py::handle target_obj, py::object weigh
               ", got shape ", grad_output.shape_str());
     grad_output_stride = full ? 1 : 0;
     if (has_grad) check_no_overlap(grad, grad_output, op, "grad_input", "grad_output");
+    if (has_loss) check_no_overlap(loss, grad_output, op, "loss", "grad_output");
   }
 
   auto run = [&](auto* type_tag) -> cpu::CeStatus {
