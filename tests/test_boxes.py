@@ -283,6 +283,25 @@ def test_nms_extreme_coordinates(rng):
         np.testing.assert_array_equal(ops.nms(boxes, scores, thr), ref_nms(boxes, scores, thr))
 
 
+def test_nms_far_apart_clusters_and_points(rng):
+    """Dense clusters far apart (the hashed grid) and zero-area boxes (never
+    suppress, never suppressed for threshold >= 0)."""
+    parts = [random_boxes(rng, 400, span=50, side=(1, 8)) + np.float32(offset)
+             for offset in (0, 1e5, -3e5, 7e6)]
+    points = np.repeat(rng.uniform(0, 50, (300, 2)), 2, axis=1)[:, [0, 2, 1, 3]].astype(np.float32)
+    lines = random_boxes(rng, 100, span=50)
+    lines[:, 3] = lines[:, 1]
+    huge = random_boxes(rng, 60, span=1e5, side=(1e3, 1e6)) - np.float32(2e5)
+    boxes = np.concatenate(parts + [points, lines, huge])
+    scores = rng.random(len(boxes)).astype(np.float32)
+    for thr in (0.0, 0.3, 0.5):
+        got = ops.nms(boxes, scores, thr)
+        np.testing.assert_array_equal(got, ref_nms(boxes, scores, thr))
+        assert set(range(1600, 2000)) <= set(got.tolist())
+    many_points = np.repeat(rng.uniform(0, 10, (20000, 2)), 2, axis=1)[:, [0, 2, 1, 3]]
+    assert len(ops.nms(many_points, rng.random(20000), 0.5)) == 20000  # fast: points skip the grid
+
+
 def test_nms_twins_and_threads_agree(rng):
     boxes, scores = clustered_boxes(rng, 3000), rng.random(3000).astype(np.float32)
     idxs = rng.integers(0, 5, 3000)
