@@ -276,11 +276,14 @@ def test_nms_large_exact(rng, dtype):
 def test_nms_extreme_coordinates(rng):
     big = random_boxes(rng, 100, np.float64, span=1e150, side=(1e148, 1e149))
     tiny = random_boxes(rng, 100, np.float64, span=1e-150, side=(1e-152, 1e-151))
-    far = np.array([[-1e300, -1e300, -1e300 + 1e290, -1e300 + 1e290], [1e300, 1e300, 1e300, 1e300]])
+    far = np.array([[-1e300, -1e300, -1e300 + 1e290, -1e300 + 1e290], [1e300, 1e300, 1e300, 1e300],
+                    [-1e300, -1e300, 1e300, 1e300], [-1e300, -1e300, 0, 0], [-1e150, -1e150, 1e150, 1e150]])
     boxes = np.concatenate([big, tiny, far])
     scores = rng.random(len(boxes))
+    few = np.concatenate([big[:5], tiny[:5], far])  # few boxes: the one-bucket path
     for thr in (0.0, 0.5):
         np.testing.assert_array_equal(ops.nms(boxes, scores, thr), ref_nms(boxes, scores, thr))
+        np.testing.assert_array_equal(ops.nms(few, scores[:len(few)], thr), ref_nms(few, scores[:len(few)], thr))
 
 
 def test_nms_far_apart_clusters_and_points(rng):

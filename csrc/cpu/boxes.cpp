@@ -268,12 +268,13 @@ struct Grid {
   double max_w[kMaxLevels], max_h[kMaxLevels];  // over kept boxes, rounded up
   int64_t kept[kMaxLevels];
 
-  // Cell coordinate of v: monotone in v, clamped far beyond any useful range.
+  // Cell coordinate of v: non-decreasing in v (so windows are exact), clamped far
+  // beyond any useful range. inv == 0 is one infinite cell.
   static int64_t coord(double v, double inv) {
-    double t = std::floor(v * inv);
-    t = t < 0x1p52 ? t : 0x1p52;
-    t = t > -0x1p52 ? t : -0x1p52;
-    return int64_t(t);
+    if (!(inv > 0)) return 0;
+    double t = std::floor(v * inv);                       // +-inf when v * inv overflows
+    if (!(t < 0x1p52)) return int64_t(1) << 52;           // also NaN: v == 0 with inv == inf
+    return t > -0x1p52 ? int64_t(t) : -(int64_t(1) << 52);
   }
   // Bucket of cell (cx, cy) at level l; dense levels take cells inside their range.
   int64_t bucket(int l, int64_t cx, int64_t cy) const {
@@ -289,8 +290,7 @@ struct Grid {
     return l;
   }
 
-  // Levels from bound0 up to the largest side; then per-level bucket counts
-  // from count[l] (boxes at level l), offsets within max_buckets.
+  // Levels from bound0 up to the largest side (the top one unbounded).
   void plan_levels(double bound0, double largest) {
     levels = 1;
     bound[0] = bound0;
@@ -309,7 +309,9 @@ struct Grid {
   void plan_buckets(const int64_t* count, const int64_t* cx_max, const int64_t* cy_max) {
     offset[0] = 0;
     for (int l = 0; l < levels; ++l) {
-      double cells = count[l] ? (double(cx_max[l]) - double(cx_min[l]) + 1) * (double(cy_max[l]) - double(cy_min[l]) + 1) : 1;
+      double cells = count[l] ? (double(cx_max[l]) - double(cx_min[l]) + 1) *
+                                    (double(cy_max[l]) - double(cy_min[l]) + 1)
+                              : 1;
       dense[l] = cells <= double(2 * count[l] + 16);
       int64_t size = 1;
       if (dense[l]) {
@@ -347,7 +349,8 @@ inline int64_t cell_budget(int64_t len) { return 4 * len + 17 * Grid::kMaxLevels
 
 // Greedy NMS over one run of candidates (box indices in priority order); sets
 // keep_flag[i] for the kept ones. `scratch` holds this run's candidate columns
-// (11 arrays of len) and `cells` room for cell_budget(len) * 2 counters.
+// (11 arrays of len: query boxes, kept boxes, bucket of each candidate) and
+// `cells` room for 2 * cell_budget(len) counters.
 template <typename T>
 void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, int64_t max_kept,
              AnyOverlap any_overlap, double* scratch, int64_t* cells, uint8_t* keep_flag) {
