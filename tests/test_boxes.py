@@ -35,9 +35,10 @@ def ref_iou_one_to_many(box, boxes, area, areas):
     """IoU of one box with each of `boxes`, the pair formula applied elementwise."""
     w = np.maximum(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0.0)
     h = np.maximum(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0.0)
-    inter = w * h
-    union = (area + areas) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge boxes: inf - inf is NaN, IoU 0
+        inter = w * h
+        union = (area + areas) - inter
+        return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def ref_iou(boxes1, boxes2):
