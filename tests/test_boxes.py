@@ -521,3 +521,23 @@ def test_nms_matches_greedy_on_integer_boxes(n, seed, classes, thr, f64):
     np.testing.assert_array_equal(ops.nms(boxes, scores, thr), ref_nms(boxes, scores, thr))
     np.testing.assert_array_equal(ops.batched_nms(boxes, scores, idxs, thr),
                                   ref_nms(boxes, scores, thr, idxs=idxs))
+
+
+def test_c_level_checks_layout_and_outputs():
+    """The wrappers copy strided inputs; _C itself refuses them and bad outputs."""
+    b = np.ones((6, 4), np.float32)
+    s = np.ones(6, np.float32)
+    out = np.empty(6, np.int64)
+    with pytest.raises(ValueError, match="nms: boxes must be C-contiguous"):
+        nncore._C.nms(np.ones((6, 8), np.float32)[:, ::2], s, out, 0.5, None, None, None)
+    with pytest.raises(ValueError, match="nms: scores must be C-contiguous"):
+        nncore._C.nms(b, np.ones(12, np.float32)[::2], out, 0.5, None, None, None)
+    with pytest.raises(TypeError, match="nms: out must be int64, got int32"):
+        nncore._C.nms(b, s, np.empty(6, np.int32), 0.5, None, None, None)
+    with pytest.raises(ValueError, match=r"nms: out must have shape \(6,\), got \(5,\)"):
+        nncore._C.nms(b, s, np.empty(5, np.int64), 0.5, None, None, None)
+    with pytest.raises(ValueError, match="batched_nms: out must not share memory with idxs"):
+        idxs = np.zeros(6, np.int64)
+        nncore._C.batched_nms(b, s, idxs, idxs, 0.5, None, None, None)
+    with pytest.raises(ValueError, match="box_iou: out must be C-contiguous"):
+        nncore._C.box_iou(b, b, np.empty((6, 12), np.float32)[:, ::2])
