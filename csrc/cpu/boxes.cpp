@@ -272,9 +272,11 @@ struct Grid {
   // beyond any useful range. inv == 0 is one infinite cell.
   static int64_t coord(double v, double inv) {
     if (!(inv > 0)) return 0;
-    double t = std::floor(v * inv);                       // +-inf when v * inv overflows
+    double t = v * inv;                                   // +-inf when it overflows
     if (!(t < 0x1p52)) return int64_t(1) << 52;           // also NaN: v == 0 with inv == inf
-    return t > -0x1p52 ? int64_t(t) : -(int64_t(1) << 52);
+    if (!(t > -0x1p52)) return -(int64_t(1) << 52);
+    int64_t c = int64_t(t);                               // floor without a libm call
+    return c - (double(c) > t);
   }
   // Bucket of cell (cx, cy) at level l; dense levels take cells inside their range.
   int64_t bucket(int l, int64_t cx, int64_t cy) const {
