@@ -475,8 +475,10 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   int64_t* grouped = sorted + n;
   uint8_t* keep_flag = reinterpret_cast<uint8_t*>(grouped + n);
   int64_t m = 0;
-  for (int64_t i = 0; i < n; ++i)
-    if (!opt.use_score_threshold || double(scores[i]) > opt.score_threshold) sorted[m++] = i;
+  for (int64_t i = 0; i < n; ++i) {  // branch-free: scores near the threshold mispredict
+    sorted[m] = i;
+    m += !opt.use_score_threshold || double(scores[i]) > opt.score_threshold;
+  }
   sort_by_score<T>(scores, sorted, m);
   std::vector<std::pair<int64_t, int64_t>> runs;
   const int64_t* by_class = sorted;
@@ -486,14 +488,16 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   } else if (m > 0) {
     runs.emplace_back(0, m);
   }
-  int64_t longest = 0;
+  int64_t longest = 0, entering = 0;
   for (auto& r : runs) {
     if (opt.top_k >= 0) r.second = std::min(r.second, opt.top_k);
     longest = std::max(longest, r.second);
+    entering += r.second;
   }
 
   std::memset(keep_flag, 0, n);
-  int nt = runs.size() > 1 && m >= 2048 ? std::min<int>(num_threads(), int(runs.size())) : 1;
+  // classes run in parallel when there is enough work to pay for waking threads
+  int nt = runs.size() > 1 && entering >= 8192 ? std::min<int>(num_threads(), int(runs.size())) : 1;
   Workspace columns_ws(sizeof(double) * 11 * m);
   Workspace cells_ws(sizeof(int64_t) * 2 * cell_budget(longest) * nt);
   AnyOverlap any_overlap = pick_any_overlap();
