@@ -147,3 +147,43 @@ def test_batched_nms(benchmark, threads, impl, n):
         tb, ts, tl = torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(labels)
         got = run(benchmark, lambda: tv.ops.batched_nms(tb, ts, tl, THRESHOLD))
     benchmark.extra_info["kept"] = len(got)
+
+
+def make_ssd_detections(seed=0):
+    """SSD300's Detect input: 8732 prior boxes shared by 20 object classes, softmax scores."""
+    rng = np.random.default_rng(seed)
+    corners = rng.uniform(0, 300, (8732, 4))
+    priors = np.concatenate([np.minimum(corners[:, :2], corners[:, 2:]), np.maximum(corners[:, :2], corners[:, 2:])],
+                            axis=1).astype(np.float32)
+    logits = rng.normal(0, 2, (8732, 21))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    boxes = np.tile(priors, (20, 1))
+    scores = probs[:, 1:].T.reshape(-1).astype(np.float32)
+    labels = np.repeat(np.arange(1, 21), 8732)
+    return boxes, scores, labels
+
+
+def numpy_ssd_detect(boxes, scores, labels, threshold, score_threshold, top_k, max_output):
+    keep = []
+    for c in np.unique(labels):
+        members = np.flatnonzero((labels == c) & (scores > score_threshold))
+        members = members[np.lexsort((members, -scores[members].astype(np.float64)))][:top_k]
+        keep.append(members[numpy_nms(boxes[members], scores[members], threshold)])
+    keep = np.concatenate(keep)
+    return keep[np.lexsort((keep, -scores[keep].astype(np.float64)))][:max_output]
+
+
+@pytest.mark.parametrize("impl", ["nncore", "numpy"])
+def test_ssd_detect(benchmark, threads, impl):
+    """batched_nms with SSD's options: score > 0.01, top 200 per class, IoU 0.45, 200 results."""
+    benchmark.group = f"ssd detect 8732 priors x 20 classes threads={threads}"
+    boxes, scores, labels = make_ssd_detections()
+    opts = dict(score_threshold=0.01, top_k=200, max_output=200)
+    if impl == "nncore":
+        got = run(benchmark, lambda: ops.batched_nms(boxes, scores, labels, 0.45, **opts))
+        np.testing.assert_array_equal(got, numpy_ssd_detect(boxes, scores, labels, 0.45, **opts))
+    else:
+        if threads > 1:
+            pytest.skip("single-threaded peer")
+        got = run(benchmark, lambda: numpy_ssd_detect(boxes, scores, labels, 0.45, **opts))
+    benchmark.extra_info["kept"] = len(got)

@@ -35,9 +35,10 @@ def ref_iou_one_to_many(box, boxes, area, areas):
     """IoU of one box with each of `boxes`, the pair formula applied elementwise."""
     w = np.maximum(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0.0)
     h = np.maximum(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0.0)
-    inter = w * h
-    union = (area + areas) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge boxes: inf - inf is NaN, IoU 0
+        inter = w * h
+        union = (area + areas) - inter
+        return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def ref_iou(boxes1, boxes2):
@@ -276,11 +277,33 @@ def test_nms_large_exact(rng, dtype):
 def test_nms_extreme_coordinates(rng):
     big = random_boxes(rng, 100, np.float64, span=1e150, side=(1e148, 1e149))
     tiny = random_boxes(rng, 100, np.float64, span=1e-150, side=(1e-152, 1e-151))
-    far = np.array([[-1e300, -1e300, -1e300 + 1e290, -1e300 + 1e290], [1e300, 1e300, 1e300, 1e300]])
+    far = np.array([[-1e300, -1e300, -1e300 + 1e290, -1e300 + 1e290], [1e300, 1e300, 1e300, 1e300],
+                    [-1e300, -1e300, 1e300, 1e300], [-1e300, -1e300, 0, 0], [-1e150, -1e150, 1e150, 1e150]])
     boxes = np.concatenate([big, tiny, far])
     scores = rng.random(len(boxes))
+    few = np.concatenate([big[:5], tiny[:5], far])  # few boxes: the one-bucket path
     for thr in (0.0, 0.5):
         np.testing.assert_array_equal(ops.nms(boxes, scores, thr), ref_nms(boxes, scores, thr))
+        np.testing.assert_array_equal(ops.nms(few, scores[:len(few)], thr), ref_nms(few, scores[:len(few)], thr))
+
+
+def test_nms_far_apart_clusters_and_points(rng):
+    """Dense clusters far apart (the hashed grid) and zero-area boxes (never
+    suppress, never suppressed for threshold >= 0)."""
+    parts = [random_boxes(rng, 400, span=50, side=(1, 8)) + np.float32(offset)
+             for offset in (0, 1e5, -3e5, 7e6)]
+    points = np.repeat(rng.uniform(0, 50, (300, 2)), 2, axis=1)[:, [0, 2, 1, 3]].astype(np.float32)
+    lines = random_boxes(rng, 100, span=50)
+    lines[:, 3] = lines[:, 1]
+    huge = random_boxes(rng, 60, span=1e5, side=(1e3, 1e6)) - np.float32(2e5)
+    boxes = np.concatenate(parts + [points, lines, huge])
+    scores = rng.random(len(boxes)).astype(np.float32)
+    for thr in (0.0, 0.3, 0.5):
+        got = ops.nms(boxes, scores, thr)
+        np.testing.assert_array_equal(got, ref_nms(boxes, scores, thr))
+        assert set(range(1600, 2000)) <= set(got.tolist())
+    many_points = np.repeat(rng.uniform(0, 10, (20000, 2)), 2, axis=1)[:, [0, 2, 1, 3]]
+    assert len(ops.nms(many_points, rng.random(20000), 0.5)) == 20000  # fast: points skip the grid
 
 
 def test_nms_twins_and_threads_agree(rng):
@@ -498,3 +521,23 @@ def test_nms_matches_greedy_on_integer_boxes(n, seed, classes, thr, f64):
     np.testing.assert_array_equal(ops.nms(boxes, scores, thr), ref_nms(boxes, scores, thr))
     np.testing.assert_array_equal(ops.batched_nms(boxes, scores, idxs, thr),
                                   ref_nms(boxes, scores, thr, idxs=idxs))
+
+
+def test_c_level_checks_layout_and_outputs():
+    """The wrappers copy strided inputs; _C itself refuses them and bad outputs."""
+    b = np.ones((6, 4), np.float32)
+    s = np.ones(6, np.float32)
+    out = np.empty(6, np.int64)
+    with pytest.raises(ValueError, match="nms: boxes must be C-contiguous"):
+        nncore._C.nms(np.ones((6, 8), np.float32)[:, ::2], s, out, 0.5, None, None, None)
+    with pytest.raises(ValueError, match="nms: scores must be C-contiguous"):
+        nncore._C.nms(b, np.ones(12, np.float32)[::2], out, 0.5, None, None, None)
+    with pytest.raises(TypeError, match="nms: out must be int64, got int32"):
+        nncore._C.nms(b, s, np.empty(6, np.int32), 0.5, None, None, None)
+    with pytest.raises(ValueError, match=r"nms: out must have shape \(6,\), got \(5,\)"):
+        nncore._C.nms(b, s, np.empty(5, np.int64), 0.5, None, None, None)
+    with pytest.raises(ValueError, match="batched_nms: out must not share memory with idxs"):
+        idxs = np.zeros(6, np.int64)
+        nncore._C.batched_nms(b, s, idxs, idxs, 0.5, None, None, None)
+    with pytest.raises(ValueError, match="box_iou: out must be C-contiguous"):
+        nncore._C.box_iou(b, b, np.empty((6, 12), np.float32)[:, ::2])

@@ -49,16 +49,19 @@ void set_strides(Array& a, const std::vector<int64_t>& byte_strides, int64_t ite
 Array from_numpy(const py::array& arr, const char* op, const char* arg) {
   Array a;
   NNC_CHECK(arr.ndim() <= kMaxDims, op, ": ", arg, " has ", arr.ndim(), " dimensions, more than ", kMaxDims);
-  py::dtype dt = arr.dtype();
-  std::string typestr = std::string(1, dt.byteorder() == '>' ? '>' : '<') + dt.kind() + std::to_string(dt.itemsize());
-  a.dtype = dtype_from_typestr(typestr);
-  a.dtype_str = py::str(dt).cast<std::string>();
-  if (dt.byteorder() == '>') a.dtype = DType::other;
+  // Read the descriptor's fields directly: numpy's dtype.__str__ runs Python
+  // code and would cost more than a small kernel.
+  auto* descr = reinterpret_cast<const py::detail::PyArrayDescr_Proxy*>(
+      py::detail::array_proxy(arr.ptr())->descr);
+  int64_t item = arr.itemsize();
+  bool swapped = descr->byteorder == '>';
+  std::string typestr = std::string(1, swapped ? '>' : '<') + descr->kind + std::to_string(item);
+  a.dtype = swapped ? DType::other : dtype_from_typestr(typestr);
+  a.dtype_str = a.dtype != DType::other ? dtype_name(a.dtype) : py::str(arr.dtype()).cast<std::string>();
   a.data = const_cast<void*>(arr.data());
   a.writeable = arr.writeable();
   a.shape.assign(arr.shape(), arr.shape() + arr.ndim());
   std::vector<int64_t> bs(arr.strides(), arr.strides() + arr.ndim());
-  int64_t item = dt.itemsize();
   if (a.dtype != DType::other) set_strides(a, bs, item, op, arg);
   else a.strides.assign(a.shape.size(), 0);
   return a;

@@ -247,75 +247,86 @@ std::vector<std::pair<int64_t, int64_t>> split_by_class(const int64_t* idxs, con
   return runs;
 }
 
-// A hierarchy of uniform grids over the candidates of one run. A box lives at
-// the level whose cell side bounds its width and height, in the cell holding its
-// centre. IoU > t needs an overlap wider than t * max(w_q, w_k) (and taller than
-// t * max(h_q, h_k)); so a query visits, per level, only the cells within
-// reach(...) of its centre, given the widest and tallest box kept at that level.
+// A hierarchy of uniform grids over the candidates of one run. Level l takes
+// boxes with max(w, h) <= bound0 * 2^l (the top level takes the rest) in cells of
+// half that side; a box lives in the cell holding its centre. A level whose boxes
+// span at most 2 * count + 16 cells stores its cells in a row-major table;
+// a sparser one hashes cells into 2^k >= 2 * count buckets (a bucket shared by
+// several cells only costs extra exact checks), so memory stays O(len) however
+// far apart boxes are. IoU > t needs an overlap wider than t * max(w_q, w_k) (and
+// taller than t * max(h_q, h_k)); so a query visits, per level, only the cells
+// within reach(...) of its centre, given the widest and tallest box kept there.
 struct Grid {
   static constexpr int kMaxLevels = 64;
   int levels = 1;
-  double x0 = 0, y0 = 0;
-  double inv_x[kMaxLevels], inv_y[kMaxLevels];  // 1 / cell side, 0 for a single cell
-  double side[kMaxLevels];                      // boxes with max(w, h) <= side[l] fit level l
-  int64_t gx[kMaxLevels], gy[kMaxLevels], offset[kMaxLevels + 1];
+  double inv[kMaxLevels];    // 1 / cell side
+  double bound[kMaxLevels];  // boxes with max(w, h) <= bound[l] fit level l
+  int64_t offset[kMaxLevels + 1];
+  bool dense[kMaxLevels];
+  int64_t cx_min[kMaxLevels], cy_min[kMaxLevels], gx[kMaxLevels], gy[kMaxLevels];  // dense: the cell range
+  uint64_t mask[kMaxLevels];  // hashed: buckets - 1
   double max_w[kMaxLevels], max_h[kMaxLevels];  // over kept boxes, rounded up
   int64_t kept[kMaxLevels];
 
-  static int64_t cells_along(double range, double cell) {
-    double g = std::floor(range / cell) + 1;
-    return g < 1e9 ? int64_t(g) : int64_t(1e9);
+  // Cell coordinate of v: non-decreasing in v (so windows are exact), clamped far
+  // beyond any useful range. inv == 0 is one infinite cell.
+  static int64_t coord(double v, double inv) {
+    if (!(inv > 0)) return 0;
+    double t = v * inv;                                   // +-inf when it overflows
+    if (!(t < 0x1p52)) return int64_t(1) << 52;           // also NaN: v == 0 with inv == inf
+    if (!(t > -0x1p52)) return -(int64_t(1) << 52);
+    int64_t c = int64_t(t);                               // floor without a libm call
+    return c - (double(c) > t);
   }
-  static int64_t coord(double v, double origin, double inv, int64_t g) {
-    double t = std::floor((v - origin) * inv);
-    if (!(t > 0)) return 0;  // also inv == 0 with v - origin infinite
-    return t >= double(g - 1) ? g - 1 : int64_t(t);
+  // Bucket of cell (cx, cy) at level l; dense levels take cells inside their range.
+  int64_t bucket(int l, int64_t cx, int64_t cy) const {
+    if (dense[l]) return offset[l] + (cy - cy_min[l]) * gx[l] + (cx - cx_min[l]);
+    uint64_t h = uint64_t(cx) * 0x9E3779B97F4A7C15ull ^ uint64_t(cy) * 0xC2B2AE3D27D4EB4Full;
+    return offset[l] + int64_t((h ^ (h >> 31)) & mask[l]);
   }
-  int64_t cell(int l, double x, double y) const {
-    return offset[l] + coord(y, y0, inv_y[l], gy[l]) * gx[l] + coord(x, x0, inv_x[l], gx[l]);
-  }
+  int64_t bucket_of(int l, double x, double y) const { return bucket(l, coord(x, inv[l]), coord(y, inv[l])); }
   int level_of(double w, double h) const {
     double s = std::max(w, h);
     int l = 0;
-    while (l < levels - 1 && !(s <= side[l])) ++l;
+    while (l < levels - 1 && !(s <= bound[l])) ++l;
     return l;
   }
 
-  // Geometry for `len` boxes whose centres span [x0, x0 + xrange] x [y0, y0 + yrange]:
-  // level l takes boxes with max(w, h) <= bound0 * 2^l in cells of half that side;
-  // level 0 has at most len + 16 cells, all levels at most max_cells.
-  void plan(int64_t len, double xrange, double yrange, double bound0, int64_t max_cells) {
-    bool fx = std::isfinite(xrange), fy = std::isfinite(yrange);
-    double s0 = bound0;
-    if (!(s0 > 0) || !std::isfinite(s0)) s0 = std::max({fx ? xrange : 0.0, fy ? yrange : 0.0, 1.0});
-    int64_t level0_cap = len + 16;
-    for (;;) {
-      levels = 0;
-      offset[0] = 0;
-      double s = s0;
-      bool fits_level0 = true;
-      for (int l = 0; l < kMaxLevels; ++l) {
-        double cs = 0.5 * s;  // cell side; tuned on uniform boxes, threshold 0.5
-        gx[l] = fx ? cells_along(xrange, cs) : 1;
-        gy[l] = fy ? cells_along(yrange, cs) : 1;
-        if (l == 0 && gx[0] * gy[0] > level0_cap) {
-          fits_level0 = false;
-          break;
-        }
-        inv_x[l] = gx[l] > 1 ? 1.0 / cs : 0.0;
-        inv_y[l] = gy[l] > 1 ? 1.0 / cs : 0.0;
-        side[l] = s;
-        offset[l + 1] = offset[l] + gx[l] * gy[l];
-        max_w[l] = max_h[l] = 0;
-        kept[l] = 0;
-        levels = l + 1;
-        if ((gx[l] == 1 && gy[l] == 1) || !std::isfinite(2 * s)) break;
-        s *= 2;
-      }
-      if (fits_level0 && offset[levels] <= max_cells) break;
-      s0 *= 2;
+  // Levels from bound0 up to the largest side (the top one unbounded).
+  void plan_levels(double bound0, double largest) {
+    levels = 1;
+    bound[0] = bound0;
+    while (levels < kMaxLevels && !(largest <= bound[levels - 1]) && std::isfinite(2 * bound[levels - 1])) {
+      bound[levels] = 2 * bound[levels - 1];
+      ++levels;
     }
-    side[levels - 1] = std::numeric_limits<double>::infinity();  // the top level takes every box
+    for (int l = 0; l < levels; ++l) {
+      inv[l] = 2 / bound[l];  // 0 when bound is infinite: one cell
+      max_w[l] = max_h[l] = 0;
+      kept[l] = 0;
+    }
+    bound[levels - 1] = std::numeric_limits<double>::infinity();
+  }
+  // Tables from count[l] (boxes at level l) and the cell range of their centres.
+  void plan_buckets(const int64_t* count, const int64_t* cx_max, const int64_t* cy_max) {
+    offset[0] = 0;
+    for (int l = 0; l < levels; ++l) {
+      double cells = count[l] ? (double(cx_max[l]) - double(cx_min[l]) + 1) *
+                                    (double(cy_max[l]) - double(cy_min[l]) + 1)
+                              : 1;
+      dense[l] = cells <= double(2 * count[l] + 16);
+      int64_t size = 1;
+      if (dense[l]) {
+        gx[l] = count[l] ? cx_max[l] - cx_min[l] + 1 : 1;
+        gy[l] = count[l] ? cy_max[l] - cy_min[l] + 1 : 1;
+        if (!count[l]) cx_min[l] = cy_min[l] = 0;
+        size = gx[l] * gy[l];
+      } else {
+        while (size < 2 * count[l]) size *= 2;
+        mask[l] = uint64_t(size) - 1;
+      }
+      offset[l + 1] = offset[l] + size;
+    }
   }
 };
 
@@ -336,11 +347,12 @@ inline double reach(double w_q, double w_max, double t) {
 
 inline double centre(double lo, double hi) { return 0.5 * lo + 0.5 * hi; }  // never overflows
 
-inline int64_t cell_budget(int64_t len) { return 4 * len + 128; }
+inline int64_t cell_budget(int64_t len) { return 4 * len + 17 * Grid::kMaxLevels; }  // >= sum of buckets
 
 // Greedy NMS over one run of candidates (box indices in priority order); sets
 // keep_flag[i] for the kept ones. `scratch` holds this run's candidate columns
-// (11 arrays of len) and `cells` room for cell_budget(len) * 2 counters.
+// (11 arrays of len: query boxes, kept boxes, bucket of each candidate) and
+// `cells` room for 2 * cell_budget(len) counters.
 template <typename T>
 void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, int64_t max_kept,
              AnyOverlap any_overlap, double* scratch, int64_t* cells, uint8_t* keep_flag) {
@@ -353,70 +365,95 @@ void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, 
   KeptBoxes kept{qa + len, qa + 2 * len, qa + 3 * len, qa + 4 * len, qa + 5 * len};
   int64_t* cell_of = reinterpret_cast<int64_t*>(qa + 6 * len);
 
-  double xmin = 0, xmax = 0, ymin = 0, ymax = 0, side_sum = 0;  // over centres
+  // A box of zero area has IoU 0 with every box: it is kept and suppresses nothing,
+  // so it stays out of the grid (cell_of = -1).
+  double* sides = kept.x1;  // scratch until the first box is kept
+  int64_t with_area = 0;
+  double largest = 0;
   for (int64_t p = 0; p < len; ++p) {
     const T* b = boxes + 4 * run[p];
     qx1[p] = b[0], qy1[p] = b[1], qx2[p] = b[2], qy2[p] = b[3];
     qa[p] = nnc::box_area<double>(qx1[p], qy1[p], qx2[p], qy2[p]);
-    double cx = centre(qx1[p], qx2[p]), cy = centre(qy1[p], qy2[p]);
-    if (p == 0) xmin = xmax = cx, ymin = ymax = cy;
-    xmin = std::min(xmin, cx), xmax = std::max(xmax, cx);
-    ymin = std::min(ymin, cy), ymax = std::max(ymax, cy);
-    side_sum += std::max(qx2[p] - qx1[p], qy2[p] - qy1[p]);
+    if (qa[p] > 0) {
+      sides[with_area++] = std::max(qx2[p] - qx1[p], qy2[p] - qy1[p]);
+      largest = std::max(largest, sides[with_area - 1]);
+    }
   }
   Grid grid;
-  grid.x0 = xmin, grid.y0 = ymin;
-  if (len <= 32) {
-    grid.plan(len, 0, 0, 1, 1);  // one cell: the plain greedy loop over kept boxes
+  if (len <= 32 || with_area == 0) {
+    grid.plan_levels(std::numeric_limits<double>::infinity(), 0);  // one bucket: the plain greedy loop
   } else {
-    grid.plan(len, xmax - xmin, ymax - ymin, 1.5 * side_sum / double(len), cell_budget(len));
+    std::nth_element(sides, sides + with_area / 2, sides + with_area);
+    double bound0 = 1.5 * sides[with_area / 2];  // tuned on uniform boxes, threshold 0.5
+    grid.plan_levels(bound0 > 0 && std::isfinite(bound0) ? bound0 : largest, largest);
   }
-  int64_t ncells = grid.offset[grid.levels];
-  int64_t *cell_start = cells, *cell_fill = cells + ncells;
-  std::fill(cell_start, cell_start + 2 * ncells, 0);
+  int64_t count[Grid::kMaxLevels] = {}, cx_max[Grid::kMaxLevels], cy_max[Grid::kMaxLevels];
   for (int64_t p = 0; p < len; ++p) {
-    int l = grid.level_of(qx2[p] - qx1[p], qy2[p] - qy1[p]);
-    cell_of[p] = grid.cell(l, centre(qx1[p], qx2[p]), centre(qy1[p], qy2[p]));
-    ++cell_fill[cell_of[p]];
+    cell_of[p] = -1;
+    if (qa[p] > 0) {
+      int l = grid.level_of(qx2[p] - qx1[p], qy2[p] - qy1[p]);
+      cell_of[p] = l;  // the level for now
+      int64_t cx = Grid::coord(centre(qx1[p], qx2[p]), grid.inv[l]);
+      int64_t cy = Grid::coord(centre(qy1[p], qy2[p]), grid.inv[l]);
+      if (count[l]++ == 0) grid.cx_min[l] = cx_max[l] = cx, grid.cy_min[l] = cy_max[l] = cy;
+      grid.cx_min[l] = std::min(grid.cx_min[l], cx), cx_max[l] = std::max(cx_max[l], cx);
+      grid.cy_min[l] = std::min(grid.cy_min[l], cy), cy_max[l] = std::max(cy_max[l], cy);
+    }
   }
-  for (int64_t c = 0, sum = 0; c < ncells; ++c) {
-    cell_start[c] = sum;
-    sum += cell_fill[c];
-    cell_fill[c] = 0;
+  grid.plan_buckets(count, cx_max, cy_max);
+  int64_t nbuckets = grid.offset[grid.levels];
+  int64_t *bucket_start = cells, *bucket_fill = cells + nbuckets;
+  std::fill(bucket_start, bucket_start + 2 * nbuckets, 0);
+  for (int64_t p = 0; p < len; ++p) {
+    if (cell_of[p] < 0) continue;
+    cell_of[p] = grid.bucket_of(int(cell_of[p]), centre(qx1[p], qx2[p]), centre(qy1[p], qy2[p]));
+    ++bucket_fill[cell_of[p]];
+  }
+  for (int64_t c = 0, sum = 0; c < nbuckets; ++c) {
+    bucket_start[c] = sum;
+    sum += bucket_fill[c];
+    bucket_fill[c] = 0;
   }
 
   // t is lowered a little and every window widened by more than the rounding of
   // centres and extents, so the windows never miss a suppressor.
   const double t = threshold * (1 - 0x1p-40);
+  auto bucket_overlaps = [&](int64_t c, const double* q) {
+    return bucket_fill[c] && any_overlap(kept, bucket_start[c], bucket_fill[c], q, threshold);
+  };
   int64_t nkept = 0;
   for (int64_t p = 0; p < len; ++p) {
     const double q[5] = {qx1[p], qy1[p], qx2[p], qy2[p], qa[p]};
-    const double wq = q[2] - q[0], hq = q[3] - q[1];
-    const double cqx = centre(q[0], q[2]), cqy = centre(q[1], q[3]);
     bool suppressed = false;
-    for (int l = 0; l < grid.levels && !suppressed; ++l) {
-      if (grid.kept[l] == 0) continue;
-      double rx = reach(wq, grid.max_w[l], t), ry = reach(hq, grid.max_h[l], t);
-      rx += 0x1p-44 * (std::fabs(cqx) + wq + grid.max_w[l]) + 1e-300;
-      ry += 0x1p-44 * (std::fabs(cqy) + hq + grid.max_h[l]) + 1e-300;
-      int64_t cx0 = Grid::coord(cqx - rx, grid.x0, grid.inv_x[l], grid.gx[l]);
-      int64_t cx1 = Grid::coord(cqx + rx, grid.x0, grid.inv_x[l], grid.gx[l]);
-      int64_t cy0 = Grid::coord(cqy - ry, grid.y0, grid.inv_y[l], grid.gy[l]);
-      int64_t cy1 = Grid::coord(cqy + ry, grid.y0, grid.inv_y[l], grid.gy[l]);
-      for (int64_t cy = cy0; cy <= cy1 && !suppressed; ++cy) {
-        int64_t row = grid.offset[l] + cy * grid.gx[l];
-        for (int64_t c = row + cx0; c <= row + cx1; ++c) {
-          if (cell_fill[c] && any_overlap(kept, cell_start[c], cell_fill[c], q, threshold)) {
-            suppressed = true;
-            break;
-          }
+    if (cell_of[p] >= 0) {
+      const double wq = q[2] - q[0], hq = q[3] - q[1];
+      const double cqx = centre(q[0], q[2]), cqy = centre(q[1], q[3]);
+      for (int l = 0; l < grid.levels && !suppressed; ++l) {
+        if (grid.kept[l] == 0) continue;
+        double rx = reach(wq, grid.max_w[l], t), ry = reach(hq, grid.max_h[l], t);
+        rx += 0x1p-44 * (std::fabs(cqx) + wq + grid.max_w[l]) + 1e-300;
+        ry += 0x1p-44 * (std::fabs(cqy) + hq + grid.max_h[l]) + 1e-300;
+        int64_t cx0 = Grid::coord(cqx - rx, grid.inv[l]), cx1 = Grid::coord(cqx + rx, grid.inv[l]);
+        int64_t cy0 = Grid::coord(cqy - ry, grid.inv[l]), cy1 = Grid::coord(cqy + ry, grid.inv[l]);
+        if (grid.dense[l]) {  // no box lies outside the level's cell range
+          cx0 = std::max(cx0, grid.cx_min[l]), cx1 = std::min(cx1, grid.cx_min[l] + grid.gx[l] - 1);
+          cy0 = std::max(cy0, grid.cy_min[l]), cy1 = std::min(cy1, grid.cy_min[l] + grid.gy[l] - 1);
         }
+        double window_cells = (double(cx1) - double(cx0) + 1) * (double(cy1) - double(cy0) + 1);
+        if (!grid.dense[l] && window_cells > double(grid.mask[l] + 1)) {  // wider than the table: each bucket once
+          for (int64_t c = grid.offset[l]; c < grid.offset[l + 1] && !suppressed; ++c) suppressed = bucket_overlaps(c, q);
+          continue;
+        }
+        for (int64_t cy = cy0; cy <= cy1 && !suppressed; ++cy)
+          for (int64_t cx = cx0; cx <= cx1 && !suppressed; ++cx) suppressed = bucket_overlaps(grid.bucket(l, cx, cy), q);
       }
     }
     if (suppressed) continue;
     keep_flag[run[p]] = 1;
+    if (++nkept == max_kept) break;
     int64_t c = cell_of[p];
-    int64_t slot = cell_start[c] + cell_fill[c]++;
+    if (c < 0) continue;
+    int64_t slot = bucket_start[c] + bucket_fill[c]++;
     kept.x1[slot] = q[0], kept.y1[slot] = q[1], kept.x2[slot] = q[2], kept.y2[slot] = q[3], kept.area[slot] = q[4];
     double w = q[2] - q[0], h = q[3] - q[1];
     int l = grid.level_of(w, h);
@@ -424,7 +461,6 @@ void nms_run(const T* boxes, const int64_t* run, int64_t len, double threshold, 
     grid.max_w[l] = std::max(grid.max_w[l], std::nextafter(w, std::numeric_limits<double>::infinity()));
     grid.max_h[l] = std::max(grid.max_h[l], std::nextafter(h, std::numeric_limits<double>::infinity()));
     ++grid.kept[l];
-    if (++nkept == max_kept) break;
   }
 }
 
@@ -439,8 +475,10 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   int64_t* grouped = sorted + n;
   uint8_t* keep_flag = reinterpret_cast<uint8_t*>(grouped + n);
   int64_t m = 0;
-  for (int64_t i = 0; i < n; ++i)
-    if (!opt.use_score_threshold || double(scores[i]) > opt.score_threshold) sorted[m++] = i;
+  for (int64_t i = 0; i < n; ++i) {  // branch-free: scores near the threshold mispredict
+    sorted[m] = i;
+    m += !opt.use_score_threshold || double(scores[i]) > opt.score_threshold;
+  }
   sort_by_score<T>(scores, sorted, m);
   std::vector<std::pair<int64_t, int64_t>> runs;
   const int64_t* by_class = sorted;
@@ -450,14 +488,16 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   } else if (m > 0) {
     runs.emplace_back(0, m);
   }
-  int64_t longest = 0;
+  int64_t longest = 0, entering = 0;
   for (auto& r : runs) {
     if (opt.top_k >= 0) r.second = std::min(r.second, opt.top_k);
     longest = std::max(longest, r.second);
+    entering += r.second;
   }
 
   std::memset(keep_flag, 0, n);
-  int nt = runs.size() > 1 && m >= 2048 ? std::min<int>(num_threads(), int(runs.size())) : 1;
+  // classes run in parallel when there is enough work to pay for waking threads
+  int nt = runs.size() > 1 && entering >= 8192 ? std::min<int>(num_threads(), int(runs.size())) : 1;
   Workspace columns_ws(sizeof(double) * 11 * m);
   Workspace cells_ws(sizeof(int64_t) * 2 * cell_budget(longest) * nt);
   AnyOverlap any_overlap = pick_any_overlap();

@@ -3,11 +3,13 @@ with __dlpack__ converted without a copy; and where outputs come from."""
 
 import numpy as np
 
+from . import _C
+
 _DLPACK_CPU, _DLPACK_CUDA = 1, 2
 
 
 def is_cuda(x):
-    return hasattr(x, "__cuda_array_interface__")
+    return not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__")
 
 
 def as_kernel_array(x, op, arg):
@@ -37,20 +39,18 @@ def array_module(x):
 def empty(shape, dtype, like):
     """Uninitialised output on the device of `like`: nncore's host cache on the
     CPU (no page faults on repeated calls), CuPy's memory pool on the GPU."""
-    if is_cuda(like):
-        import cupy
+    if isinstance(like, np.ndarray):
+        return _C.empty(shape, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
+    import cupy
 
-        with cupy.cuda.Device(like.device.id):
-            return cupy.empty(shape, dtype)
-    from . import _C
-
-    return _C.empty(tuple(int(s) for s in shape), np.dtype(dtype))
+    with cupy.cuda.Device(like.device.id):
+        return cupy.empty(shape, dtype)
 
 
 def stream_of(like):
     """CuPy's current stream as an integer handle (0 for CPU arrays)."""
-    if is_cuda(like):
-        import cupy
+    if isinstance(like, np.ndarray):
+        return 0
+    import cupy
 
-        return cupy.cuda.get_current_stream().ptr
-    return 0
+    return cupy.cuda.get_current_stream().ptr
