@@ -4,7 +4,12 @@ place to each parameter's array (no graph, no new parameter arrays)."""
 import math
 
 from .optimizer import Optimizer, required
-from ..tensor import _xp
+from ..tensor import _buffer, _xp
+
+
+def _scratch(w):
+    """A temporary shaped like w (large ones from the host cache: no page faults per step)."""
+    return _buffer(w.shape, w.dtype, w)
 
 
 def _check(name, value, low=0.0):
@@ -41,9 +46,11 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = g.copy()
                     else:
                         buf *= mu
-                        buf += (1 - damp) * g
+                        buf += g if damp == 0 else (1 - damp) * g
                     g = g + mu * buf if nesterov else buf
-                w -= lr * g
+                step = _scratch(w)
+                _xp(w).multiply(g, lr, out=step)
+                w -= step
                 p._bump()
 
 
@@ -84,18 +91,27 @@ class Adam(Optimizer):
                     else:
                         g = g + wd * w
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                m += (1 - b1) * (g - m)
-                v *= b2
-                v += (1 - b2) * g * g
                 bias1 = 1 - b1 ** t
                 bias2_sqrt = math.sqrt(1 - b2 ** t)
+                tmp, step = _scratch(w), _scratch(w)
+                xp.subtract(g, m, out=tmp)                    # m += (1 - b1) (g - m)
+                tmp *= 1 - b1
+                m += tmp
+                xp.multiply(g, g, out=tmp)                    # v = b2 v + (1 - b2) g^2
+                tmp *= 1 - b2
+                v *= b2
+                v += tmp
                 if group["amsgrad"]:
                     vmax = state["max_exp_avg_sq"]
                     xp.maximum(vmax, v, out=vmax)
-                    denom = xp.sqrt(vmax) / bias2_sqrt + eps
+                    xp.sqrt(vmax, out=tmp)
                 else:
-                    denom = xp.sqrt(v) / bias2_sqrt + eps
-                w -= (lr / bias1) * m / denom
+                    xp.sqrt(v, out=tmp)
+                tmp /= bias2_sqrt                             # denom = sqrt(v) / sqrt(1 - b2^t) + eps
+                tmp += eps
+                xp.divide(m, tmp, out=step)                   # p -= lr / (1 - b1^t) * m / denom
+                step *= lr / bias1
+                w -= step
                 p._bump()
 
 
