@@ -69,3 +69,28 @@ def test_mlp_training_step(benchmark, impl):
         opt.step()
 
     run(benchmark, step)
+
+
+@pytest.mark.parametrize("impl", ["nncore", "torch"])
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_optimizer_step(benchmark, impl, name):
+    """One step over LeNet-sized parameters (431k floats): memory-bound, in place."""
+    benchmark.group = f"{name} step, 431k parameters (1 thread)"
+    shapes = [(500, 800), (500,), (10, 500), (10,), (50, 20, 5, 5), (50,), (20, 1, 5, 5), (20,)]
+    options = {"momentum": 0.9} if name == "SGD" else {}
+    if impl == "nncore":
+        nncore.set_num_threads(1)
+        params = [nn.Parameter(nncore.randn(*s)) for s in shapes]
+        for p in params:
+            p.grad = nncore.randn(*p.shape)
+        opt = getattr(optim, name)(params, lr=0.01, **options)
+    else:
+        torch = need_peer("torch")
+        torch.set_num_threads(1)
+        params = [torch.nn.Parameter(torch.randn(*s)) for s in shapes]
+        for p in params:
+            p.grad = torch.randn(*p.shape)
+        opt = getattr(torch.optim, name)(params, lr=0.01, **options)
+    n = sum(int(np.prod(s)) for s in shapes)
+    # bytes per element: SGD reads w, g, buf and writes w, buf; Adam reads w, g, m, v and writes w, m, v
+    run(benchmark, opt.step, bytes_moved=4 * n * (5 if name == "SGD" else 7))
