@@ -1,0 +1,783 @@
+"""nncore.functional (imported as F): the layers' maths as functions on Tensors,
+with torch.nn.functional's names, argument order and defaults. Each op's
+backward sits beside its forward; GEMM, convolution, pooling, the softmax family
+and the recurrent cells run in nncore.ops kernels, elementwise glue in `xp`.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from . import ops
+from .autograd import _mode
+from .tensor import (
+    Tensor,
+    _as_tensor,
+    _buffer,
+    _gemm_ready,
+    _make,
+    _norm_dim,
+    _plain,
+    _rng_of,
+    _xp,
+    clamp,
+    getitem,
+    norm,
+    relu,  # re-exported as F.relu
+    sigmoid,
+    tanh,  # re-exported as F.tanh
+    where,
+)
+
+__all__ = [
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "elu",
+    "embedding", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate", "kl_div", "l1_loss",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d", "max_pool2d", "mse_loss",
+    "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
+    "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
+]
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def _check_tensor(x, op, arg):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {arg} must be a Tensor, got {type(x).__name__}")
+
+
+def _gemm(a, b, trans_a=False, trans_b=False):
+    """op(a) @ op(b) for 2-D arrays: nncore's GEMM for float32/float64."""
+    if a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and min(a.shape + b.shape) > 0:
+        return ops.gemm(_gemm_ready(a), _gemm_ready(b), trans_a=trans_a, trans_b=trans_b)
+    xp = _xp(a)
+    return xp.matmul(a.T if trans_a else a, b.T if trans_b else b)
+
+
+# ---------------------------------------------------------------- linear
+def linear(input, weight, bias=None):
+    """y = x W^T + b; x is (..., in_features), W (out_features, in_features)."""
+    _check_tensor(input, "linear", "input")
+    xd, wd = input.data, weight.data
+    if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
+        raise ValueError(f"linear: input (..., {wd.shape[1] if wd.ndim == 2 else '?'}) and weight "
+                         f"(out_features, in_features) disagree: got input {xd.shape}, weight {wd.shape}")
+    lead = xd.shape[:-1]
+    x2 = xd.reshape(-1, xd.shape[-1])
+    out = _gemm(x2, wd, trans_b=True)
+    if bias is not None:
+        out += bias.data
+    out = out.reshape(lead + (wd.shape[0],))
+
+    def linear_backward(g):
+        g2 = g.reshape(-1, wd.shape[0])
+        gx = _gemm(g2, wd).reshape(xd.shape) if input.requires_grad else None
+        gw = _gemm(g2, x2, trans_a=True) if weight.requires_grad else None
+        gb = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
+        return gx, gw, gb
+
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return _make(out, inputs, linear_backward, saved=(input, weight))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T W_k x2 + b_k."""
+    from .tensor import matmul
+
+    y = (matmul(input1.unsqueeze(-2).unsqueeze(-3), weight) * input2.unsqueeze(-2).unsqueeze(-3)).sum(-1)
+    y = y.squeeze(-1)
+    return y if bias is None else y + bias
+
+
+# ---------------------------------------------------------------- convolution
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _batched(input, op, what="(N, C, H, W)"):
+    """Unbatched (C, H, W) input runs as a batch of one, as in PyTorch."""
+    _check_tensor(input, op, "input")
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D {what} or 3-D unbatched, got {input.ndim}-D of shape "
+                         f"{tuple(input.shape)}")
+    return input, False
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (nncore.ops.conv2d): input (N, C, H, W), weight
+    (K, C / groups, R, S); padding may be an int, a pair, 'valid' or 'same'."""
+    x, unbatched = _batched(input, "conv2d")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if any(s != 1 for s in _pair(stride)):
+                raise ValueError("conv2d: padding='same' needs stride 1")
+            total = [d * (k - 1) for d, k in zip(_pair(dilation), weight.shape[2:])]
+            if any(t % 2 for t in total):
+                x = pad(x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2))
+                padding = 0
+            else:
+                padding = (total[0] // 2, total[1] // 2)
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    xd, wd = _contiguous(x.data), _contiguous(weight.data)
+    out = ops.conv2d(xd, wd, None if bias is None else bias.data, stride, padding, dilation, groups)
+
+    def conv2d_backward(g):
+        mask = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        return ops.conv2d_backward(g, xd, wd, stride, padding, dilation, groups, output_mask=mask)
+
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    y = _make(out, inputs, conv2d_backward, saved=(x, weight))
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (nncore.ops.conv_transpose2d): input
+    (N, C_in, H, W), weight (C_in, C_out / groups, R, S)."""
+    x, unbatched = _batched(input, "conv_transpose2d")
+    xd, wd = _contiguous(x.data), _contiguous(weight.data)
+    out = ops.conv_transpose2d(xd, wd, None if bias is None else bias.data, stride, padding, output_padding,
+                               groups, dilation)
+
+    def conv_transpose2d_backward(g):
+        mask = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        return ops.conv_transpose2d_backward(g, xd, wd, stride, padding, output_padding, groups, dilation,
+                                             output_mask=mask)
+
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    y = _make(out, inputs, conv_transpose2d_backward, saved=(x, weight))
+    return y.squeeze(0) if unbatched else y
+
+
+# ---------------------------------------------------------------- pooling
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Window maxima (nncore.ops.max_pool2d); with return_indices also the
+    int64 position h * W + w of each maximum in its plane."""
+    _check_tensor(input, "max_pool2d", "input")
+    xd = _contiguous(input.data)
+    out, indices = ops.max_pool2d(xd, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+    shape = xd.shape
+
+    def max_pool2d_backward(g):
+        return (ops.max_pool2d_backward(_contiguous(g), indices, shape, kernel_size, stride, padding, dilation,
+                                        ceil_mode),)
+
+    y = _make(out, (input,), max_pool2d_backward)
+    return (y, _plain(indices)) if return_indices else y
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Window means (nncore.ops.avg_pool2d)."""
+    _check_tensor(input, "avg_pool2d", "input")
+    xd = _contiguous(input.data)
+    out = ops.avg_pool2d(xd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    shape = xd.shape
+
+    def avg_pool2d_backward(g):
+        return (ops.avg_pool2d_backward(_contiguous(g), shape, kernel_size, stride, padding, ceil_mode,
+                                        count_include_pad, divisor_override),)
+
+    return _make(out, (input,), avg_pool2d_backward)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum over the window of x^p)^(1/p) (nncore.ops.lp_pool2d)."""
+    _check_tensor(input, "lp_pool2d", "input")
+    xd = _contiguous(input.data)
+    out = ops.lp_pool2d(xd, norm_type, kernel_size, stride, ceil_mode)
+
+    def lp_pool2d_backward(g):
+        return (ops.lp_pool2d_backward(_contiguous(g), xd, out, norm_type, kernel_size, stride, ceil_mode),)
+
+    return _make(out, (input,), lp_pool2d_backward, saved=(input,), save_out=True)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Means over the adaptive windows [floor(i H / OH), ceil((i + 1) H / OH))."""
+    _check_tensor(input, "adaptive_avg_pool2d", "input")
+    xd = _contiguous(input.data)
+    out = ops.adaptive_avg_pool2d(xd, output_size)
+    shape = xd.shape
+
+    def adaptive_avg_pool2d_backward(g):
+        return (ops.adaptive_avg_pool2d_backward(_contiguous(g), shape),)
+
+    return _make(out, (input,), adaptive_avg_pool2d_backward)
+
+
+# ---------------------------------------------------------------- activations
+def softsign(input):
+    xd = input.data
+    den = 1 + np.abs(xd)
+    return _make(xd / den, (input,), lambda g: (g / (den * den),), saved=(input,))
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    xd = input.data
+    out = np.minimum(np.maximum(xd, min_val), max_val).astype(xd.dtype, copy=False)
+    return _make(out, (input,), lambda g: (g * ((xd > min_val) & (xd < max_val)),), saved=(input,))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    xd = input.data
+    z = xd * beta
+    linear_part = z > threshold
+    soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    out = np.where(linear_part, xd, soft).astype(xd.dtype, copy=False)
+
+    def softplus_backward(g):
+        e = np.exp(-np.abs(z))
+        sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return (g * np.where(linear_part, 1, sig).astype(xd.dtype, copy=False),)
+
+    return _make(out, (input,), softplus_backward, saved=(input,))
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    xd = input.data
+    pos = xd > 0
+    neg_part = alpha * np.expm1(np.minimum(xd, 0))
+    out = np.where(pos, xd, neg_part).astype(xd.dtype, copy=False)
+    return _make(out, (input,), lambda g: (g * np.where(pos, 1, neg_part + alpha).astype(xd.dtype, copy=False),),
+                 saved=(input,))
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    xd = input.data
+    pos = xd > 0
+    out = np.where(pos, xd, xd * negative_slope).astype(xd.dtype, copy=False)
+    return _make(out, (input,), lambda g: (g * np.where(pos, 1, negative_slope).astype(xd.dtype, copy=False),),
+                 saved=(input,))
+
+
+def silu(input):
+    return input * sigmoid(input)
+
+
+# ---------------------------------------------------------------- softmax family
+def _softmax_dim(dim, ndim, op):
+    if dim is None:
+        # PyTorch's legacy implicit choice
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return _norm_dim(dim, ndim, op)
+
+
+def _contiguous(a):
+    return a if a.flags.c_contiguous else _xp(a).ascontiguousarray(a)
+
+
+def _softmax_op(input, dim, log, op):
+    """softmax / log_softmax in nncore.ops; backward from the saved output."""
+    _check_tensor(input, op, "input")
+    xd = input.data
+    d = _softmax_dim(dim, xd.ndim, op)
+    if xd.ndim == 0:
+        out = ops.log_softmax(xd.reshape(1), 0) if log else ops.softmax(xd.reshape(1), 0)
+        out = out.reshape(())
+    else:
+        out = (ops.log_softmax if log else ops.softmax)(_contiguous(xd), d)
+
+    def softmax_backward(g):
+        if xd.ndim == 0:
+            return ((ops.log_softmax_backward if log else ops.softmax_backward)(
+                _contiguous(g).reshape(1), out.reshape(1), 0).reshape(()),)
+        return ((ops.log_softmax_backward if log else ops.softmax_backward)(_contiguous(g), out, d),)
+
+    return _make(out, (input,), softmax_backward, save_out=True)
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum exp(x) along dim (nncore.ops.softmax)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax_op(input, dim, False, "softmax")
+
+
+def log_softmax(input, dim=None, dtype=None):
+    """x - log sum exp(x) along dim (nncore.ops.log_softmax)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax_op(input, dim, True, "log_softmax")
+
+
+def softmin(input, dim=None):
+    return softmax(-input, dim)
+
+
+# ---------------------------------------------------------------- regularisation / normalisation
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability p and scales the rest by 1/(1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    xd = input.data
+    xp = _xp(xd)
+    if p == 1.0:
+        mask = xp.zeros(xd.shape, xd.dtype)
+    else:
+        uniform = _rng_of(xp).random(xd.shape, dtype=np.float32) if xp is np else _rng_of(xp).random(xd.shape)
+        mask = (uniform >= p).astype(xd.dtype) * xd.dtype.type(1.0 / (1.0 - p))
+    return _make(xd * mask, (input,), lambda g: (g * mask,))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalises (N, C, *) over every axis but C. In training the batch
+    statistics are used and the running ones updated in place (unbiased var).
+
+    Per channel c, y = x * scale_c + shift_c with scale = weight / sqrt(var + eps)
+    and shift = bias - mean * scale; the backward needs only x and the
+    per-channel statistics: with S_g = sum g, S_gx = sum g (x - mean),
+    d weight = S_gx / std, d bias = S_g and, in training,
+    dx = scale (g - S_g / count - (x - mean) S_gx / (count var_eps))."""
+    _check_tensor(input, "batch_norm", "input")
+    xd = input.data
+    if xd.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C, *), got shape {xd.shape}")
+    N, C = xd.shape[:2]
+    count = xd.size // C if C else 0
+    xp = _xp(xd)
+    x3 = xd.reshape(N, C, -1)                          # (N, C, S)
+    if training:
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                             f"of shape {xd.shape}")
+        mean = x3.sum(axis=2).sum(axis=0) / count
+        centred = xp.subtract(x3, mean[:, None], out=_buffer(x3.shape, x3.dtype, x3))
+        var = xp.einsum("ncs,ncs->c", centred, centred) / count
+        del centred
+        m = 0.1 if momentum is None else momentum
+        if running_mean is not None:
+            running_mean.data *= (1 - m)
+            running_mean.data += m * mean.astype(running_mean.data.dtype, copy=False)
+            running_mean._bump()
+        if running_var is not None:
+            running_var.data *= (1 - m)
+            running_var.data += m * (var * (count / (count - 1))).astype(running_var.data.dtype, copy=False)
+            running_var._bump()
+    else:
+        mean = running_mean.data
+        var = running_var.data
+    inv_std = (1.0 / xp.sqrt(var + eps)).astype(xd.dtype, copy=False)
+    mean = mean.astype(xd.dtype, copy=False)
+    scale = inv_std if weight is None else inv_std * weight.data
+    shift = -mean * scale if bias is None else bias.data - mean * scale
+    out = xp.multiply(x3, scale[:, None], out=_buffer(x3.shape, x3.dtype, x3))
+    out += shift[:, None]
+
+    def batch_norm_backward(g):
+        g3 = g.reshape(N, C, -1)
+        sum_g = g3.sum(axis=2).sum(axis=0)
+        sum_gx = xp.einsum("ncs,ncs->c", g3, x3) - mean * sum_g     # sum g (x - mean)
+        gw = sum_gx * inv_std if weight is not None and weight.requires_grad else None
+        gb = sum_g if bias is not None and bias.requires_grad else None
+        gx = None
+        if input.requires_grad:
+            gx = _buffer(xd.shape, xd.dtype, xd)
+            gx3 = gx.reshape(N, C, -1)
+            xp.multiply(g3, scale[:, None], out=gx3)
+            if training:
+                # dx = scale g + k x + c, per channel
+                k = -scale * sum_gx * inv_std * inv_std / count
+                c = -scale * sum_g / count - k * mean
+                gx3 += xp.multiply(x3, k[:, None], out=_buffer(x3.shape, x3.dtype, x3))
+                gx3 += c[:, None]
+        return gx, gw, gb
+
+    inputs = (input, _NONE if weight is None else weight, _NONE if bias is None else bias)
+    return _make(out.reshape(xd.shape), inputs, batch_norm_backward,
+                 saved=(input,) + ((weight,) if weight is not None else ()))
+
+
+_NONE = _plain(np.zeros(0, np.float32))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalises over the last len(normalized_shape) axes."""
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    xd = input.data
+    k = len(normalized_shape)
+    if xd.shape[xd.ndim - k:] != normalized_shape:
+        raise ValueError(f"layer_norm: input's trailing shape must be {normalized_shape}, got {xd.shape}")
+    axes = tuple(range(xd.ndim - k, xd.ndim))
+    xp = _xp(xd)
+    mean = xd.mean(axis=axes, keepdims=True)
+    centred = xd - mean
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    xhat = (centred * inv_std).astype(xd.dtype, copy=False)
+    out = xhat
+    if weight is not None:
+        out = out * weight.data
+    if bias is not None:
+        out = out + bias.data
+    lead = tuple(range(xd.ndim - k))
+
+    def layer_norm_backward(g):
+        gw = (g * xhat).sum(axis=lead) if weight is not None and weight.requires_grad else None
+        gb = g.sum(axis=lead) if bias is not None and bias.requires_grad else None
+        gx = None
+        if input.requires_grad:
+            gxhat = g * weight.data if weight is not None else g
+            gx = (gxhat - gxhat.mean(axis=axes, keepdims=True)
+                  - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True)) * inv_std
+        return gx, gw, gb
+
+    inputs = (input, _NONE if weight is None else weight, _NONE if bias is None else bias)
+    return _make(out.astype(xd.dtype, copy=False), inputs, layer_norm_backward,
+                 saved=(input,) + ((weight,) if weight is not None else ()))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight picked by the int64 indices in input; the backward
+    scatter-adds (repeated indices accumulate), nothing for padding_idx."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: input must hold integer indices, got {idx.dtype}")
+    wd = weight.data
+    idx = _xp(wd).asarray(idx)
+    n = wd.shape[0]
+    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+        raise IndexError(f"embedding: index out of range for {n} embeddings "
+                         f"(got values in [{int(idx.min())}, {int(idx.max())}])")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    if max_norm is not None:
+        rows = np.unique(idx % n) if _xp(wd) is np else _xp(wd).unique(idx % n)
+        norms = (np.abs(wd[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(wd.dtype)
+        wd[rows] *= scale[:, None]
+        weight._bump()
+    out = wd[idx]
+
+    def embedding_backward(g):
+        gw = _xp(g).zeros(wd.shape, g.dtype)
+        flat = (idx % n).reshape(-1)
+        g2 = g.reshape(-1, wd.shape[1])
+        if scale_grad_by_freq:
+            counts = np.bincount(flat, minlength=n) if _xp(g) is np else _xp(g).bincount(flat, minlength=n)
+            g2 = g2 / counts[flat][:, None]
+        from .tensor import _scatter_add
+
+        _scatter_add(gw, flat, g2)
+        if padding_idx is not None:
+            gw[padding_idx] = 0
+        return (gw,)
+
+    return _make(out, (weight,), embedding_backward)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """x / max(||x||_p along dim, eps) (SSD's L2Norm without the scale)."""
+    return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
+
+
+def one_hot(tensor, num_classes=-1):
+    idx = tensor.data
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    xp = _xp(idx)
+    return _plain((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+
+
+# ---------------------------------------------------------------- shape helpers
+def pad(input, pad, mode="constant", value=0.0):
+    """Pads the last len(pad)//2 axes; pad = (left_last, right_last, left_prev, ...).
+    Negative amounts crop. Modes: constant, reflect, replicate, circular."""
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: pad must have an even length of at most 2 * ndim, got {len(pad)} for "
+                         f"{input.ndim}-D input")
+    xd = input.data
+    xp = _xp(xd)
+    nd = xd.ndim
+    pairs = [(0, 0)] * nd
+    for i in range(len(pad) // 2):
+        pairs[nd - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        grow = [(max(a, 0), max(b, 0)) for a, b in pairs]
+        crop = tuple(slice(max(-a, 0), xd.shape[i] - max(-b, 0)) for i, (a, b) in enumerate(pairs))
+        src = xd[crop]
+        out = xp.pad(src, grow, mode="constant", constant_values=value)
+        inner = tuple(slice(a, a + s) for (a, _), s in zip(grow, src.shape))
+
+        def pad_backward(g):
+            gx = xp.zeros(xd.shape, g.dtype)
+            gx[crop] = g[inner]
+            return (gx,)
+
+        return _make(out, (input,), pad_backward)
+    index = []
+    for axis, (a, b) in enumerate(pairs):
+        n = xd.shape[axis]
+        pos = np.arange(-a, n + b)
+        if mode == "reflect":
+            if a >= n or b >= n:
+                raise ValueError(f"pad: reflect padding ({a}, {b}) must be smaller than the size {n}")
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, n - 1)
+        elif mode == "circular":
+            pos = pos % n
+        else:
+            raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+        shape = [1] * nd
+        shape[axis] = len(pos)
+        index.append(xp.asarray(pos.reshape(shape)))
+    return getitem(input, tuple(index))
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None):
+    """Nearest-neighbour resize of (N, C, *spatial): src = floor(dst * in / out)."""
+    if mode != "nearest":
+        raise ValueError(f"interpolate: only mode='nearest' is supported, got {mode!r}")
+    spatial = input.shape[2:]
+    k = len(spatial)
+    if k == 0:
+        raise ValueError(f"interpolate: input must be (N, C, *spatial), got shape {tuple(input.shape)}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if size is not None:
+        sizes = (size,) * k if isinstance(size, numbers.Integral) else tuple(size)
+        scales = [n / s for n, s in zip(spatial, sizes)]
+    else:
+        factors = (scale_factor,) * k if isinstance(scale_factor, numbers.Number) else tuple(scale_factor)
+        sizes = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+        scales = [n / s for n, s in zip(spatial, sizes)] if recompute_scale_factor else [1.0 / f for f in factors]
+    xp = _xp(input.data)
+    index = [slice(None), slice(None)]
+    for axis, (n, s, sc) in enumerate(zip(spatial, sizes, scales)):
+        pos = np.minimum(np.floor(np.arange(s) * np.float32(sc)).astype(np.int64), n - 1)
+        shape = [1] * k
+        shape[axis] = s
+        index.append(xp.asarray(pos.reshape(shape)))
+    return getitem(input, tuple(index))
+
+
+# ---------------------------------------------------------------- losses
+def _check_same_shape(input, target, op):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{op}: input and target must have the same shape, got {tuple(input.shape)} and "
+                         f"{tuple(target.shape)}")
+
+
+def mse_loss(input, target, reduction="mean"):
+    target = _as_tensor(target, input)
+    _check_same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    target = _as_tensor(target, input)
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere."""
+    target = _as_tensor(target, input)
+    _check_same_shape(input, target, "smooth_l1_loss")
+    d = input - target
+    ad = d.abs()
+    if beta == 0:
+        return _reduce(ad, reduction, "smooth_l1_loss")
+    loss = where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    return smooth_l1_loss(input, target, reduction, delta) * delta if reduction != "none" else \
+        smooth_l1_loss(input, target, "none", delta) * delta
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """x where target is 1, max(0, margin - x) where target is -1."""
+    target = _as_tensor(target, input)
+    td = target.data
+    margin_part = clamp(margin - input, min=0.0)
+    loss = where(td != 1, margin_part, 0.0) + where(td != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multi-class hinge: sum_{i != y} max(0, margin - x[y] + x[i])^p / C (times weight[y])."""
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    t = target.data.reshape(-1)
+    N, C = x.shape
+    if t.shape[0] != N:
+        raise ValueError(f"multi_margin_loss: target must be ({N},), got {tuple(target.shape)}")
+    xp = _xp(x.data)
+    rows = xp.arange(N)
+    picked = x[rows, t].unsqueeze(1)
+    h = clamp(margin - picked + x, min=0.0)
+    if p == 2:
+        h = h * h
+    not_target = xp.ones((N, C), x.dtype)
+    not_target[rows, t] = 0
+    h = h * _plain(not_target)
+    if weight is not None:
+        h = h * weight[_plain(t)].unsqueeze(1)
+    loss = h.sum(1) / C
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction, "multi_margin_loss")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
+    target = _as_tensor(target, input)
+    _check_same_shape(input, target, "binary_cross_entropy")
+    xd, td = input.data, target.data
+    if xd.size and _xp(xd) is np and (xd.min() < 0 or xd.max() > 1):
+        raise ValueError("binary_cross_entropy: input values must lie in [0, 1]")
+    xp = _xp(xd)
+    with np.errstate(divide="ignore"):
+        log_x = xp.maximum(xp.log(xd), -100)
+        log_1mx = xp.maximum(xp.log(1 - xd), -100)
+    w = None if weight is None else _as_tensor(weight, input).data
+    loss = -(td * log_x + (1 - td) * log_1mx)
+    if w is not None:
+        loss = loss * w
+
+    def bce_backward(g):
+        gx = g * (xd - td) / xp.maximum((1 - xd) * xd, 1e-12)
+        if w is not None:
+            gx = gx * w
+        gt = None
+        if target.requires_grad:
+            gt = g * (log_1mx - log_x)
+            if w is not None:
+                gt = gt * w
+        return gx, gt
+
+    out = _make(loss.astype(xd.dtype, copy=False), (input, target), bce_backward, saved=(input, target))
+    return _reduce(out, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """(1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x)), computed stably."""
+    target = _as_tensor(target, input)
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    if pos_weight is not None:
+        log_weight = 1 + (_as_tensor(pos_weight, input) - 1) * target
+        loss = (1 - target) * input + log_weight * softplus(-input)
+    else:
+        loss = (1 - target) * input + softplus(-input)
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def _class_last(input, op):
+    """(N, C, d1, ...) -> (N * d1 * ..., C); (C,) -> (1, C)."""
+    if input.ndim == 1:
+        return input.unsqueeze(0)
+    if input.ndim == 2:
+        return input
+    return input.movedim(1, -1).reshape(-1, input.shape[1])
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-weight[t] * input[n, t]; mean divides by the summed weights of the
+    targets that are not ignore_index."""
+    _check_tensor(input, "nll_loss", "input")
+    td = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if td.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold int64 class indices, got {td.dtype}")
+    if input.ndim < 1 or td.shape != (tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()):
+        raise ValueError(f"nll_loss: target shape {td.shape} does not match input shape {tuple(input.shape)} "
+                         f"(expected (N, d1, ...) for input (N, C, d1, ...))")
+    x = _class_last(input, "nll_loss")
+    C = x.shape[1]
+    t = td.reshape(-1)
+    xp = _xp(x.data)
+    valid = t != ignore_index
+    if bool(((t[valid] < 0) | (t[valid] >= C)).any()):
+        bad = t[valid][(t[valid] < 0) | (t[valid] >= C)][0]
+        raise IndexError(f"nll_loss: target {int(bad)} is out of bounds for {C} classes")
+    safe = xp.where(valid, t, 0)
+    w = valid.astype(x.dtype)
+    if weight is not None:
+        w = w * _as_tensor(weight, input).data[safe]
+    picked = x[xp.arange(t.shape[0]), safe]
+    loss = -picked * _plain(w)
+    if reduction == "mean":
+        return loss.sum() / _plain(w.sum())
+    if reduction == "none":
+        return loss.reshape(td.shape)
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits input (C,) or (N, C, d1, ...) with int64 class
+    indices (N, d1, ...) or class probabilities shaped like input, in one fused
+    kernel (nncore.ops.cross_entropy_with_grad): for a reduced loss the forward
+    pass also yields d loss / d input, which backward only rescales."""
+    _check_tensor(input, "cross_entropy", "input")
+    xd = _contiguous(input.data)
+    td = target.data if isinstance(target, Tensor) else _xp(xd).asarray(target)
+    if td.dtype.kind in "iu":
+        td = _contiguous(td.astype(np.int64, copy=False))
+    else:
+        td = _contiguous(td.astype(xd.dtype, copy=False))
+    wd = None if weight is None else _contiguous(_as_tensor(weight, input).data.astype(xd.dtype, copy=False))
+    args = (td, wd, ignore_index, reduction, float(label_smoothing))
+    if not (_mode.enabled and input.requires_grad):
+        return _plain(ops.cross_entropy(xd, *args))
+    if reduction == "none":
+        loss = ops.cross_entropy(xd, *args)
+
+        def cross_entropy_backward(g):
+            return (ops.cross_entropy_backward(_contiguous(g), xd, *args),)
+
+        return _make(loss, (input,), cross_entropy_backward, saved=(input,))
+    loss, grad = ops.cross_entropy_with_grad(xd, *args)
+
+    def cross_entropy_reduced_backward(g):
+        scale = float(g)
+        return (grad if scale == 1.0 else grad * scale,)
+
+    return _make(loss, (input,), cross_entropy_reduced_backward)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    target = _as_tensor(target, input)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = where(target.data > 0, target * (target.clamp(min=1e-38).log() - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0]
+    return _reduce(loss, reduction, "kl_div")
