@@ -507,17 +507,36 @@ def test_front_door_rejects_bad_arguments_cleanly(data):
     assert outs is not None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_backward_front_door_rejects_bad_arguments_cleanly(data):
+    kind = data.draw(st.sampled_from(["lstm", "gru", "rnn"]))
+    cell = data.draw(st.booleans())
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    p = make(rng, "lstm", 2, 3, 4, 5, peep=True)
-    y, h_n, c_n, saved = forward("lstm", p)
-    args = dict(gy=rng.standard_normal((2, 3, 5)).astype(np.float32), gh=None, gc=h_n.copy(), y=y, saved=saved, **p)
+    p = make(rng, kind, 1 if cell else 2, 3, 4, 5, peep=True)
+    outs = forward(kind, p)
+    if cell:
+        p["x"] = p["x"][0]
+        outs = tuple(o[0] if o.ndim == 3 else o for o in outs)
+    args = dict(p, g=rng.standard_normal((3, 5)).astype(np.float32), y=outs[0], saved=outs[-1])
+    if not cell:
+        args["g"] = rng.standard_normal((2, 3, 5)).astype(np.float32)
     args = {k: bad_variant(data.draw, v) for k, v in args.items()}
+    a = args
     try:
-        ops.lstm_backward(args["gy"], args["gh"], args["gc"], args["x"], args["h0"], args["c0"], args["w_ih"],
-                          args["w_hh"], args["y"], args["saved"], args["peep"])
+        if kind == "lstm" and cell:
+            ops.lstm_cell_backward(a["g"], None, a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"], a["saved"], a["peep"])
+        elif kind == "lstm":
+            ops.lstm_backward(a["g"], None, a["h0"], a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"], a["y"],
+                              a["saved"], a["peep"])
+        elif kind == "gru" and cell:
+            ops.gru_cell_backward(a["g"], a["x"], a["h0"], a["w_ih"], a["w_hh"], a["saved"])
+        elif kind == "gru":
+            ops.gru_backward(a["g"], a["h0"], a["x"], a["h0"], a["w_ih"], a["w_hh"], a["y"], a["saved"])
+        elif cell:
+            ops.rnn_cell_backward(a["g"], a["x"], a["h0"], a["y"], a["w_ih"], a["w_hh"])
+        else:
+            ops.rnn_backward(a["g"], a["h0"], a["x"], a["h0"], a["w_ih"], a["w_hh"], a["y"])
     except (TypeError, ValueError):
         pass
 

@@ -1,8 +1,10 @@
-// Fused per-step gate kernels written once against a SIMD vector type V
-// (rnn_avx2.cpp and rnn_avx512.cpp each define V and include this file), so
-// every twin runs the same equations as core/rnn_math.h, W lanes at a time,
-// over the hidden units j of each row; the last partial vector is masked.
-// Everything here has internal linkage: each twin gets its own ISA copy.
+// Fused per-step gate kernels and the recurrent matrix products, written once
+// against a SIMD vector type V (rnn_avx2.cpp and rnn_avx512.cpp each define V
+// and include this file). The gate kernels run the equations of
+// core/rnn_math.h W lanes at a time over the hidden units j of each row (the
+// last partial vector masked); the products are a register-tiled kernel over a
+// weight packed once per sequence, and unpacked dot-product / axpy forms for
+// a few rows (batch-1 cells). Internal linkage: each twin gets its own copy.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -29,7 +31,7 @@ inline typename V::reg sigmoid(typename V::reg x) {
   return V::rcp(V::add(one, V::exp(V::sub(V::set1(0.f), x))));
 }
 
-// Runs body(j, mask, is_tail) over j = 0, W, 2W, ... < H; is_tail is a
+// Runs body(j, mask, is_tail) over j = j0, j0 + W, ... < j1; is_tail is a
 // std::bool_constant, true only for the last partial vector.
 template <class V, class Body>
 inline void over_units(int64_t j0, int64_t j1, Body&& body) {
