@@ -369,14 +369,24 @@ void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t
   int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, std::max<int64_t>(1, M * N * K >> 20)}));
   // rows in tiles of (nearly) equal height <= MR: M = 32 runs as 11 + 11 + 10, not 12 + 12 + 8
   int64_t row_tiles = (M + MR - 1) / MR, height = row_tiles ? (M + row_tiles - 1) / row_tiles : 0;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t p = 0; p < panels; ++p) {
+  auto tile = [&](int64_t m0, int64_t p) {
     int n = static_cast<int>(std::min<int64_t>(NR, N - p * NR));
-    for (int64_t m0 = 0; m0 < M; m0 += height) {
-      int mr = static_cast<int>(std::min<int64_t>(height, M - m0));
-      tiles[mr - 1](K, A + m0 * lda, lda, P + p * K * NR, C + m0 * ldc + p * NR, ldc, accumulate, n);
-    }
+    int mr = static_cast<int>(std::min<int64_t>(height, M - m0));
+    tiles[mr - 1](K, A + m0 * lda, lda, P + p * K * NR, C + m0 * ldc + p * NR, ldc, accumulate, n);
+  };
+  if (row_tiles >= 2 * panels) {
+    // many rows (a product over all steps): each row block of A is loaded once
+    // and swept over every panel, the panels staying in L2
+    int nt_rows = static_cast<int>(std::min<int64_t>({nnc::num_threads(), row_tiles,
+                                                       std::max<int64_t>(1, M * N * K >> 20)}));
+#pragma omp parallel for num_threads(nt_rows) schedule(static)
+    for (int64_t t = 0; t < row_tiles; ++t)
+      for (int64_t p = 0; p < panels; ++p) tile(t * height, p);
+    return;
   }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t m0 = 0; m0 < M; m0 += height) tile(m0, p);
 }
 
 // Small M (a few rows, e.g. batch 1), no packing:
