@@ -215,9 +215,9 @@ void matmul_grad_w(int64_t rows, int64_t G, int64_t F, const T* dG, int64_t ldg,
 // is packed once, and the register-tiled kernel reads the other operand in
 // place (no step, and no large operand, pays GEMM packing).
 template <typename T>
-class StepWeight {
+class WeightOperand {
  public:
-  StepWeight(const T* W, bool trans, int64_t K, int64_t N, bool reused)
+  WeightOperand(const T* W, bool trans, int64_t K, int64_t N, bool reused)
       : W_(W), trans_(trans), K_(K), N_(N), twin_(reused ? simd_twin<T>() : Twin::none) {
     if constexpr (std::is_same_v<T, float>) {
       if (twin_ == Twin::none) return;
@@ -226,9 +226,9 @@ class StepWeight {
       NNC_RNN_TWIN_CALL(twin_, pack_b, trans, K, N, W, trans ? K : N, packed_);
     }
   }
-  ~StepWeight() { host_free(packed_); }
-  StepWeight(const StepWeight&) = delete;
-  StepWeight& operator=(const StepWeight&) = delete;
+  ~WeightOperand() { host_free(packed_); }
+  WeightOperand(const WeightOperand&) = delete;
+  WeightOperand& operator=(const WeightOperand&) = delete;
 
   // C (M, N) (+)= A (M, K) @ op(W)
   void mul(int64_t M, const T* A, int64_t lda, bool accumulate, T* C, int64_t ldc) const {
@@ -295,8 +295,8 @@ void lstm_forward(const LstmForward<T>& a) {
     return;
   }
   // saved[t][:, 0:4H] = x_t @ W_ih^T for every step at once
-  matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
-  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1);
+  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.saved, S);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1 || N > kSmallRows);
   for (int64_t t = 0; t < a.steps; ++t) {
     T* gates = a.saved + t * N * S;
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
@@ -322,7 +322,7 @@ void lstm_backward(const LstmBackward<T>& a) {
   T* dgates = dgates_ws.as<T>();
   T* dh_next = carry_ws.as<T>();  // dL/dh_{t-1} and dL/dc_{t-1}, carried to the step before
   T* dc_next = dh_next + N * H;
-  StepWeight<T> w_hh(a.w_hh, false, G, H, steps > 1);
+  WeightOperand<T> w_hh(a.w_hh, false, G, H, steps > 1);
   for (int64_t t = steps - 1; t >= 0; --t) {
     bool last = t == steps - 1;
     const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
@@ -333,7 +333,7 @@ void lstm_backward(const LstmBackward<T>& a) {
                        a.dpeep});
     w_hh.mul(N, dg, G, false, dh_dst, H);
   }
-  StepWeight<T>(a.w_ih, false, G, a.I, steps * N > kSmallRows).mul(steps * N, dgates, G, false, a.dx, a.I);
+  WeightOperand<T>(a.w_ih, false, G, a.I, steps > 1).mul(steps * N, dgates, G, false, a.dx, a.I);
   matmul_grad_w<T>(steps * N, G, a.I, dgates, G, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, G, H, dgates, G, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgates + N * G, G, a.y, T(1), a.dw_hh);
@@ -353,10 +353,10 @@ void gru_forward(const GruForward<T>& a) {
     copy_or_zero(a.h_n, a.h0, N * H);
     return;
   }
-  matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
+  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.saved, S);
   Workspace gh_ws(sizeof(T) * N * G);
   T* gh = gh_ws.as<T>();
-  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1 || N > kSmallRows);
   for (int64_t t = 0; t < a.steps; ++t) {
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
     w_hh_t.mul(N, h_prev, H, false, gh, G);
@@ -377,7 +377,7 @@ void gru_backward(const GruBackward<T>& a) {
   T* dgx = dg_ws.as<T>();
   T* dgh = dgx + steps * N * G;
   T* dh_next = carry_ws.as<T>();
-  StepWeight<T> w_hh(a.w_hh, false, G, H, steps > 1);
+  WeightOperand<T> w_hh(a.w_hh, false, G, H, steps > 1);
   for (int64_t t = steps - 1; t >= 0; --t) {
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
     T* dh_dst = t ? dh_next : a.dh0;
@@ -385,7 +385,7 @@ void gru_backward(const GruBackward<T>& a) {
                       a.saved + t * N * S, h_prev, dgx + t * N * G, dgh + t * N * G, dh_dst});
     w_hh.mul(N, dgh + t * N * G, G, true, dh_dst, H);
   }
-  StepWeight<T>(a.w_ih, false, G, a.I, steps * N > kSmallRows).mul(steps * N, dgx, G, false, a.dx, a.I);
+  WeightOperand<T>(a.w_ih, false, G, a.I, steps > 1).mul(steps * N, dgx, G, false, a.dx, a.I);
   matmul_grad_w<T>(steps * N, G, a.I, dgx, G, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, G, H, dgh, G, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgh + N * G, G, a.y, T(1), a.dw_hh);
@@ -402,8 +402,8 @@ void rnn_forward(const RnnForward<T>& a) {
     copy_or_zero(a.h_n, a.h0, N * H);
     return;
   }
-  matmul_wt<T>(a.steps * N, H, a.I, a.x, a.I, a.w_ih, T(0), a.y, H);
-  StepWeight<T> w_hh_t(a.w_hh, true, H, H, a.steps > 1);
+  WeightOperand<T>(a.w_ih, true, a.I, H, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.y, H);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, H, a.steps > 1 || N > kSmallRows);
   for (int64_t t = 0; t < a.steps; ++t) {
     T* h = a.y + t * N * H;
     w_hh_t.mul(N, t ? h - N * H : a.h0, H, true, h, H);
@@ -423,13 +423,13 @@ void rnn_backward(const RnnBackward<T>& a) {
   Workspace da_ws(sizeof(T) * steps * N * H), carry_ws(sizeof(T) * N * H);
   T* da = da_ws.as<T>();
   T* dh_next = carry_ws.as<T>();
-  StepWeight<T> w_hh(a.w_hh, false, H, H, steps > 1);
+  WeightOperand<T> w_hh(a.w_hh, false, H, H, steps > 1);
   for (int64_t t = steps - 1; t >= 0; --t) {
     rnn_step_back<T>({N, H, a.relu, a.grad_y ? a.grad_y + t * N * H : nullptr,
                       t == steps - 1 ? a.grad_h_n : dh_next, a.y + t * N * H, da + t * N * H});
     w_hh.mul(N, da + t * N * H, H, false, t ? dh_next : a.dh0, H);
   }
-  StepWeight<T>(a.w_ih, false, H, a.I, steps * N > kSmallRows).mul(steps * N, da, H, false, a.dx, a.I);
+  WeightOperand<T>(a.w_ih, false, H, a.I, steps > 1).mul(steps * N, da, H, false, a.dx, a.I);
   matmul_grad_w<T>(steps * N, H, a.I, da, H, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, H, H, da, H, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, H, H, da + N * H, H, a.y, T(1), a.dw_hh);

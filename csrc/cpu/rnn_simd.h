@@ -23,7 +23,8 @@ namespace {
 
 // V provides: reg, W, Mask, full(), tail(n), load<Tail>(p, m), store<Tail>(p, v, m),
 // set1, add, sub, mul, fmadd (a*b+c), rcp (1/x to ~1 ulp), exp, tanh, relu,
-// relu_grad(dh, h), hsum, and MR (rows of the recurrent GEMM tile).
+// relu_grad(dh, h), hsum, transpose (W registers of W floats, in place), and
+// MR (rows of the recurrent GEMM tile).
 
 template <class V>
 inline typename V::reg sigmoid(typename V::reg x) {
@@ -303,13 +304,23 @@ void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
 // op(B)(k, j) = B[j * ldb + k] when trans (B is a weight (N, K)), else B[k * ldb + j].
 template <class V>
 void pack_b_simd(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
-  constexpr int NR = 2 * V::W;
+  constexpr int W = V::W, NR = 2 * W;
   for (int64_t j0 = 0; j0 < N; j0 += NR, dst += K * NR) {
     int64_t n = std::min<int64_t>(NR, N - j0);
     if (trans) {
+      int64_t k0 = 0;
+      if (n == NR) {  // W x W blocks transposed in registers
+        for (; k0 + W <= K; k0 += W)
+          for (int half = 0; half < 2; ++half) {
+            typename V::reg r[W];
+            for (int i = 0; i < W; ++i) r[i] = V::template load<false>(B + (j0 + half * W + i) * ldb + k0, V::full());
+            V::transpose(r);
+            for (int c = 0; c < W; ++c) V::template store<false>(dst + (k0 + c) * NR + half * W, r[c], V::full());
+          }
+      }
       for (int64_t jj = 0; jj < NR; ++jj) {
         const float* src = B + (j0 + jj) * ldb;
-        for (int64_t k = 0; k < K; ++k) dst[k * NR + jj] = jj < n ? src[k] : 0.f;
+        for (int64_t k = k0; k < K; ++k) dst[k * NR + jj] = jj < n ? src[k] : 0.f;
       }
     } else {
       for (int64_t k = 0; k < K; ++k)
