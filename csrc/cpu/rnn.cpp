@@ -1,7 +1,8 @@
 // Recurrent cells and sequences on the CPU (portable twin, float and double):
-// the time loops (input projection of every step hoisted into one GEMM, one
-// recurrent GEMM plus one fused gate pass per step, weight gradients as one
-// GEMM over all steps) and the scalar gate kernels the SIMD twins replace.
+// the time loops (input projection of every step hoisted into one product, one
+// recurrent product plus one fused gate pass per step, weight gradients as one
+// GEMM over all steps; float weights packed once per call for the SIMD twins'
+// tile kernel) and the scalar gate kernels the SIMD twins replace.
 #include "cpu/rnn.h"
 
 #include <algorithm>
@@ -212,8 +213,9 @@ void matmul_grad_w(int64_t rows, int64_t G, int64_t F, const T* dG, int64_t ldg,
 
 // op(W) (K, N) (W^T of a weight (N, K) when trans, else W (K, N)) applied at
 // every step, or to many rows at once: when `reused` and a SIMD twin runs, it
-// is packed once, and the register-tiled kernel reads the other operand in
-// place (no step, and no large operand, pays GEMM packing).
+// is packed once per call, and the register-tiled kernel reads the other
+// operand in place (no step, and no large operand, pays GEMM packing).
+// Otherwise: the small-row kernels or nnc::cpu::gemm.
 template <typename T>
 class WeightOperand {
  public:

@@ -50,7 +50,8 @@ struct Avx512 {
     }
     for (int q = 0; q < 4; ++q) {
       reg a_lo = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44), a_hi = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xEE);
-      reg b_lo = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44), b_hi = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
+      reg b_lo = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44);
+      reg b_hi = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
       r[q] = _mm512_shuffle_f32x4(a_lo, b_lo, 0x88);
       r[4 + q] = _mm512_shuffle_f32x4(a_lo, b_lo, 0xDD);
       r[8 + q] = _mm512_shuffle_f32x4(a_hi, b_hi, 0x88);
