@@ -227,6 +227,18 @@ def test_float64_matches_reference_tightly(rng, kind, nl):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
+def test_cells_take_none_states_as_zeros(rng):
+    p = make(rng, "lstm", 1, 2, 4, 5)
+    z = np.zeros((2, 5), np.float32)
+    for a, b in zip(ops.lstm_cell(p["x"][0], None, None, p["w_ih"], p["w_hh"]),
+                    ops.lstm_cell(p["x"][0], z, z, p["w_ih"], p["w_hh"])):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ops.gru_cell(p["x"][0], None, p["w_ih"][:15], p["w_hh"][:15]),
+                                  ops.gru_cell(p["x"][0], z, p["w_ih"][:15], p["w_hh"][:15]))
+    np.testing.assert_array_equal(ops.rnn_cell(p["x"][0], None, p["w_ih"][:5], p["w_hh"][:5]),
+                                  ops.rnn_cell(p["x"][0], z, p["w_ih"][:5], p["w_hh"][:5]))
+
+
 def test_h0_c0_none_mean_zeros(rng):
     p = make(rng, "lstm", 3, 2, 4, 5)
     y, h_n, c_n, _ = ops.lstm(p["x"], None, None, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
@@ -445,6 +457,10 @@ def test_errors_name_op_argument_and_expectation(rng):
         ops.lstm(x, np.asfortranarray(h0), c0, w_ih, w_hh)
     with pytest.raises(ValueError, match="lstm_cell: x must be 2-D"):
         ops.lstm_cell(x[0, 0], h0, c0, w_ih, w_hh)
+    with pytest.raises(ValueError, match=r"lstm_cell: c must have shape \(3, 5\)"):
+        ops.lstm_cell(x[0], h0, c0[:2], w_ih, w_hh)
+    with pytest.raises(ValueError, match=r"gru_cell_backward: state must have shape \(3, 20\)"):
+        ops.gru_cell_backward(h0, x[0], h0, w_ih[:15], w_hh[:15], np.zeros((3, 19), np.float32))
     with pytest.raises(ValueError, match="w_peephole must have shape"):
         ops.lstm(x, h0, c0, w_ih, w_hh, w_peephole=np.ones((4, 5), np.float32))
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,10 +64,22 @@ T* ptr(OptArray& a) {
 struct Checker {
   explicit Checker(const char* op_name) : op(op_name) {}
   const char* op;
-  const Array* ref = nullptr;  // x: the dtype and device everything must match
+  bool cell = false;  // name arguments as the cell wrappers do (h, c, h_new, state, ...)
+  const Array* ref = nullptr;
+
+  const char* label(const char* name) const {
+    if (!cell) return name;
+    static const std::pair<std::string_view, const char*> cell_names[] = {
+        {"h0", "h"},       {"c0", "c"},         {"y", "h_new"},           {"c_n", "c_new"}, {"saved", "state"},
+        {"grad_y", "grad_h"}, {"grad_c_n", "grad_c"}, {"dh0", "dh"}, {"dc0", "dc"}};
+    for (const auto& [seq_name, cell_name] : cell_names)
+      if (seq_name == name) return cell_name;
+    return name;
+  }  // x: the dtype and device everything must match
   std::vector<std::pair<const char*, const Array*>> inputs, outputs;
 
-  OptArray get(py::handle obj, const char* name, bool required) {
+  OptArray get(py::handle obj, const char* seq_name, bool required) {
+    const char* name = label(seq_name);
     if (obj.is_none()) {
       NNC_CHECK(!required, op, ": ", name, " is required, got None");
       return std::nullopt;
@@ -74,8 +87,9 @@ struct Checker {
     return fast_array(obj, op, name);
   }
 
-  void check(const OptArray& a, const char* name, const std::vector<int64_t>& shape, bool output) {
+  void check(const OptArray& a, const char* seq_name, const std::vector<int64_t>& shape, bool output) {
     if (!a) return;
+    const char* name = label(seq_name);
     if (ref == nullptr) {
       check_float(*a, op, name);
     } else {
@@ -128,6 +142,7 @@ Sizes sizes_of(Checker& c, const OptArray& x_opt, const Array& w_hh, int gates) 
             gates * s.H, ", ", s.H, "), got ", w_hh.shape_str());
   c.check(x_opt, "x", x.shape, false);
   c.ref = &x;
+  c.cell = s.cell;
   return s;
 }
 
@@ -186,7 +201,7 @@ void lstm_forward(py::handle x_o, py::handle h0_o, py::handle c0_o, py::handle w
   c.check(b_hh, "b_hh", {GH}, false);
   c.check(peep, "w_peephole", {3, s.H}, false);
   c.check(y, "y", s.seq(s.H), true);
-  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (y is h')");
+  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (the output is h_new)");
   c.check(h_n, "h_n", s.nh(), true);
   c.check(c_n, "c_n", s.nh(), true);
   c.check(saved, "saved", s.seq(5 * s.H), true);
@@ -219,7 +234,7 @@ void lstm_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle grad_c
   OptArray db_hh = c.get(db_hh_o, "db_hh", false), dpeep = c.get(dpeep_o, "dw_peephole", false);
   int64_t GH = 4 * s.H;
   c.check(grad_y, "grad_y", s.seq(s.H), false);
-  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_y)");
+  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_h)");
   c.check(grad_h_n, "grad_h_n", s.nh(), false);
   c.check(grad_c_n, "grad_c_n", s.nh(), false);
   c.check(h0, "h0", s.nh(), false);
@@ -267,7 +282,7 @@ void gru_forward(py::handle x_o, py::handle h0_o, py::handle w_ih_o, py::handle 
   c.check(b_ih, "b_ih", {GH}, false);
   c.check(b_hh, "b_hh", {GH}, false);
   c.check(y, "y", s.seq(s.H), true);
-  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (y is h')");
+  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (the output is h_new)");
   c.check(h_n, "h_n", s.nh(), true);
   c.check(saved, "saved", s.seq(4 * s.H), true);
   c.check_overlaps();
@@ -294,7 +309,7 @@ void gru_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py
   OptArray db_ih = c.get(db_ih_o, "db_ih", false), db_hh = c.get(db_hh_o, "db_hh", false);
   int64_t GH = 3 * s.H;
   c.check(grad_y, "grad_y", s.seq(s.H), false);
-  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_y)");
+  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_h)");
   c.check(grad_h_n, "grad_h_n", s.nh(), false);
   c.check(h0, "h0", s.nh(), false);
   c.check(w_ih, "w_ih", {GH, s.I}, false);
@@ -340,7 +355,7 @@ void rnn_forward(py::handle x_o, py::handle h0_o, py::handle w_ih_o, py::handle 
   c.check(b_ih, "b_ih", {s.H}, false);
   c.check(b_hh, "b_hh", {s.H}, false);
   c.check(y, "y", s.seq(s.H), true);
-  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (y is h')");
+  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (the output is h_new)");
   c.check(h_n, "h_n", s.nh(), true);
   c.check_overlaps();
   run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::RnnForward, rnn_forward), [&](auto zero) {
@@ -366,7 +381,7 @@ void rnn_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py
   OptArray dw_ih = c.get(dw_ih_o, "dw_ih", true), dw_hh = c.get(dw_hh_o, "dw_hh", true);
   OptArray db_ih = c.get(db_ih_o, "db_ih", false), db_hh = c.get(db_hh_o, "db_hh", false);
   c.check(grad_y, "grad_y", s.seq(s.H), false);
-  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_y)");
+  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_h)");
   c.check(grad_h_n, "grad_h_n", s.nh(), false);
   c.check(h0, "h0", s.nh(), false);
   c.check(w_ih, "w_ih", {s.H, s.I}, false);
