@@ -21,6 +21,14 @@
 
 namespace {
 
+inline bool in_parallel() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
 // V provides: reg, W, Mask, full(), tail(n), load<Tail>(p, m), store<Tail>(p, v, m),
 // set1, add, sub, mul, fmadd (a*b+c), rcp (1/x to ~1 ulp), exp, tanh, relu,
 // relu_grad(dh, h), hsum, transpose (W registers of W floats, in place), and
@@ -32,30 +40,22 @@ inline typename V::reg sigmoid(typename V::reg x) {
   return V::rcp(V::add(one, V::exp(V::sub(V::set1(0.f), x))));
 }
 
-// Runs body(j, mask, is_tail) over j = j0, j0 + W, ... < j1; is_tail is a
+// Runs body(j, mask, is_tail) over j = 0, W, 2W, ... < n; is_tail is a
 // std::bool_constant, true only for the last partial vector.
 template <class V, class Body>
-inline void over_units(int64_t j0, int64_t j1, Body&& body) {
-  int64_t j = j0;
-  for (; j + V::W <= j1; j += V::W) body(j, V::full(), std::false_type{});
-  if (j < j1) body(j, V::tail(static_cast<int>(j1 - j)), std::true_type{});
+inline void over_units(int64_t n, Body&& body) {
+  int64_t j = 0;
+  for (; j + V::W <= n; j += V::W) body(j, V::full(), std::false_type{});
+  if (j < n) body(j, V::tail(static_cast<int>(n - j)), std::true_type{});
 }
 
-template <class V, class Body>
-inline void over_units(int64_t H, Body&& body) {
-  over_units<V>(0, H, body);
-}
-
-// Runs kernel(n0, n1, j0, j1) over rows [n0, n1) and units [j0, j1), split
-// statically between threads when the step is big enough: by rows, or by
-// whole vectors of units when rows must be summed in order (peephole grads).
-// Each element is computed identically whatever the split.
-template <class V, class Kernel>
-void split_step(int64_t N, int64_t H, bool by_units, Kernel&& kernel) {
-  int64_t vectors = (H + V::W - 1) / V::W;
-  int64_t parts = by_units ? vectors : N;
-  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), parts, N * H / 4096}));
-  if (nt <= 1) return kernel(int64_t(0), N, int64_t(0), H);
+// Runs kernel(n0, n1) over rows [n0, n1), split statically between threads
+// when the step is big enough; each element is computed identically whatever
+// the split.
+template <class Kernel>
+void split_step(int64_t N, int64_t H, Kernel&& kernel) {
+  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), N, N * H / 4096}));
+  if (nt <= 1 || in_parallel()) return kernel(int64_t(0), N);
 #pragma omp parallel num_threads(nt)
   {
 #ifdef _OPENMP
@@ -63,9 +63,7 @@ void split_step(int64_t N, int64_t H, bool by_units, Kernel&& kernel) {
 #else
     int t = 0;
 #endif
-    int64_t p0 = parts * t / nt, p1 = parts * (t + 1) / nt;
-    if (by_units) kernel(int64_t(0), N, std::min(H, p0 * V::W), std::min(H, p1 * V::W));
-    else kernel(p0, p1, int64_t(0), H);
+    kernel(N * t / nt, N * (t + 1) / nt);
   }
 }
 
@@ -81,7 +79,7 @@ inline typename V::reg load_opt(const float* p, typename V::Mask m) {
 }
 
 template <class V>
-void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -89,7 +87,7 @@ void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, 
     const float* c_row = s.c_prev + n * s.ldc;
     float* h_row = s.h_new + n * H;
     float* c_out = s.c_out ? s.c_out + n * H : nullptr;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       R a[4];
       for (int q = 0; q < 4; ++q) {
@@ -118,7 +116,7 @@ void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, 
 }
 
 template <class V>
-void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -126,7 +124,7 @@ void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int
     const float* c_row = s.c_prev + n * s.ldc;
     float* dg = s.dgates + n * 4 * H;
     int64_t k = n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto one = V::set1(1.f);
       R dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
@@ -152,13 +150,6 @@ void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int
       if (s.peep) {
         dc_prev = V::fmadd(da_i, pi, dc_prev);
         dc_prev = V::fmadd(da_f, pf, dc_prev);
-        float* dp = s.dpeep;
-        if (dp) {
-          V::template store<Tail>(dp + j, V::fmadd(da_i, c, V::template load<Tail>(dp + j, m)), m);
-          V::template store<Tail>(dp + H + j, V::fmadd(da_f, c, V::template load<Tail>(dp + H + j, m)), m);
-          V::template store<Tail>(dp + 2 * H + j, V::fmadd(da_o, c_new, V::template load<Tail>(dp + 2 * H + j, m)),
-                                  m);
-        }
       }
       V::template store<Tail>(dg + j, da_i, m);
       V::template store<Tail>(dg + H + j, da_f, m);
@@ -170,7 +161,7 @@ void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int
 }
 
 template <class V>
-void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -178,7 +169,7 @@ void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, in
     const float* gh = s.gh + n * 3 * H;
     const float* h_prev = s.h_prev + n * H;
     float* h_new = s.h_new + n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       R x[3], h[3];
       for (int q = 0; q < 3; ++q) {
@@ -201,7 +192,7 @@ void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, in
 }
 
 template <class V>
-void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -209,7 +200,7 @@ void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64
     float* dgx = s.dgx + n * 3 * H;
     float* dgh = s.dgh + n * 3 * H;
     int64_t k = n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto one = V::set1(1.f);
       R dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
@@ -232,11 +223,11 @@ void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64
 }
 
 template <class V>
-void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1) {
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
     float* h = s.h + n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto a = add_opt<V, Tail>(V::template load<Tail>(h + j, m), s.b_ih ? s.b_ih + j : nullptr, m);
       a = add_opt<V, Tail>(a, s.b_hh ? s.b_hh + j : nullptr, m);
@@ -246,11 +237,11 @@ void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1, in
 }
 
 template <class V>
-void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64_t n1) {
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
     int64_t k = n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
       dh = add_opt<V, Tail>(dh, s.dh_b ? s.dh_b + k + j : nullptr, m);
@@ -264,38 +255,32 @@ void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64
 
 template <class V>
 void lstm_step_simd(const nnc::cpu::LstmStep<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { lstm_step_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void lstm_step_back_simd(const nnc::cpu::LstmStepBack<float>& s) {
-  split_step<V>(s.N, s.H, s.dpeep != nullptr,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_back_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { lstm_step_back_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void gru_step_simd(const nnc::cpu::GruStep<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { gru_step_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void gru_step_back_simd(const nnc::cpu::GruStepBack<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_back_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { gru_step_back_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void rnn_step_simd(const nnc::cpu::RnnStep<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { rnn_step_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_back_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { rnn_step_back_rows<V>(s, n0, n1); });
 }
 
 // ---- recurrent matrix products ----
@@ -377,7 +362,9 @@ void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t
   constexpr int NR = 2 * V::W;
   static constexpr auto tiles = packed_tile_table<V>(std::make_integer_sequence<int, MR>());
   int64_t panels = (N + NR - 1) / NR;
-  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, std::max<int64_t>(1, M * N * K >> 20)}));
+  int nt = in_parallel() ? 1
+                         : static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels,
+                                                               std::max<int64_t>(1, M * N * K >> 20)}));
   // rows in tiles of (nearly) equal height <= MR: M = 32 runs as 11 + 11 + 10, not 12 + 12 + 8
   int64_t row_tiles = (M + MR - 1) / MR, height = row_tiles ? (M + row_tiles - 1) / row_tiles : 0;
   auto tile = [&](int64_t m0, int64_t p) {
@@ -388,8 +375,9 @@ void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t
   if (row_tiles >= 2 * panels) {
     // many rows (a product over all steps): each row block of A is loaded once
     // and swept over every panel, the panels staying in L2
-    int nt_rows = static_cast<int>(std::min<int64_t>({nnc::num_threads(), row_tiles,
-                                                       std::max<int64_t>(1, M * N * K >> 20)}));
+    int nt_rows = in_parallel() ? 1
+                                : static_cast<int>(std::min<int64_t>({nnc::num_threads(), row_tiles,
+                                                                      std::max<int64_t>(1, M * N * K >> 20)}));
 #pragma omp parallel for num_threads(nt_rows) schedule(static)
     for (int64_t t = 0; t < row_tiles; ++t)
       for (int64_t p = 0; p < panels; ++p) tile(t * height, p);

@@ -244,7 +244,7 @@ void lstm_backward(const cpu::LstmBackward<T>& a, void* stream) {
     T* dg = dgates + t * N * G;
     cpu::LstmStepBack<T> step{N, H, t ? S : H, a.grad_y ? a.grad_y + t * N * H : nullptr, last ? a.grad_h_n : dh_next,
                               last ? a.grad_c_n : dc_next, a.saved + t * N * S,
-                              t ? a.saved + (t - 1) * N * S + 4 * H : a.c0, a.peep, dg, t ? dc_next : a.dc0, nullptr};
+                              t ? a.saved + (t - 1) * N * S + 4 * H : a.c0, a.peep, dg, t ? dc_next : a.dc0};
     launch_step<T>(lstm_step_back_kernel<T>, step, N * H, s);
     mm<T>(false, false, N, H, G, dg, G, a.w_hh, H, T(0), t ? dh_next : a.dh0, H, s);
   }
