@@ -286,31 +286,30 @@ void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
 // ---- recurrent matrix products ----
 
 // Packs op(B) (K, N) into panels of NR = 2W columns, panel[k][NR], zero-padded:
-// op(B)(k, j) = B[j * ldb + k] when trans (B is a weight (N, K)), else B[k * ldb + j].
+// op(B)(k, j) = B[j * ldb + k] when trans (B is a weight (N, K)), else
+// B[k * ldb + j]. Panels are split statically between threads.
 template <class V>
-void pack_b_simd(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
+void pack_b_simd(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* out) {
   constexpr int W = V::W, NR = 2 * W;
-  for (int64_t j0 = 0; j0 < N; j0 += NR, dst += K * NR) {
-    int64_t n = std::min<int64_t>(NR, N - j0);
-    if (trans) {
-      int64_t k0 = 0;
-      if (n == NR) {  // W x W blocks transposed in registers
-        for (; k0 + W <= K; k0 += W)
-          for (int half = 0; half < 2; ++half) {
-            typename V::reg r[W];
-            for (int i = 0; i < W; ++i) r[i] = V::template load<false>(B + (j0 + half * W + i) * ldb + k0, V::full());
-            V::transpose(r);
-            for (int c = 0; c < W; ++c) V::template store<false>(dst + (k0 + c) * NR + half * W, r[c], V::full());
-          }
-      }
-      for (int64_t jj = 0; jj < NR; ++jj) {
-        const float* src = B + (j0 + jj) * ldb;
-        for (int64_t k = k0; k < K; ++k) dst[k * NR + jj] = jj < n ? src[k] : 0.f;
-      }
-    } else {
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t jj = 0; jj < NR; ++jj) dst[k * NR + jj] = jj < n ? B[k * ldb + j0 + jj] : 0.f;
+  int64_t panels = (N + NR - 1) / NR;
+  int nt = in_parallel() ? 1 : static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, K * N >> 16}));
+#pragma omp parallel for num_threads(std::max(nt, 1)) schedule(static)
+  for (int64_t p = 0; p < panels; ++p) {
+    int64_t j0 = p * NR, n = std::min<int64_t>(NR, N - j0);
+    float* dst = out + p * K * NR;
+    int64_t k0 = 0;
+    if (trans && n == NR) {  // W x W blocks transposed in registers
+      for (; k0 + W <= K; k0 += W)
+        for (int half = 0; half < 2; ++half) {
+          typename V::reg r[W];
+          for (int i = 0; i < W; ++i) r[i] = V::template load<false>(B + (j0 + half * W + i) * ldb + k0, V::full());
+          V::transpose(r);
+          for (int c = 0; c < W; ++c) V::template store<false>(dst + (k0 + c) * NR + half * W, r[c], V::full());
+        }
     }
+    for (int64_t k = k0; k < K; ++k)
+      for (int64_t jj = 0; jj < NR; ++jj)
+        dst[k * NR + jj] = jj >= n ? 0.f : trans ? B[(j0 + jj) * ldb + k] : B[k * ldb + j0 + jj];
   }
 }
 
