@@ -3,7 +3,7 @@
 // and include this file). The gate kernels run the equations of
 // core/rnn_math.h W lanes at a time over the hidden units j of each row (the
 // last partial vector masked); the products are a register-tiled kernel over a
-// weight packed once per sequence, and unpacked dot-product / axpy forms for
+// weight packed once per call, and unpacked dot-product / axpy forms for
 // a few rows (batch-1 cells). Internal linkage: each twin gets its own copy.
 #pragma once
 #include <algorithm>
@@ -353,8 +353,9 @@ constexpr auto packed_tile_table(std::integer_sequence<int, MRs...>) {
   return std::array<Fn, sizeof...(MRs)>{packed_tile<V, MRs + 1>...};
 }
 
-// C (M, N) (+)= A (M, K) @ op(B) with op(B) packed by pack_b_simd; column
-// panels split statically between threads.
+// C (M, N) (+)= A (M, K) @ op(B) with op(B) packed by pack_b_simd: column
+// panels split statically between threads, or, for tall products (all steps
+// at once), row blocks.
 template <class V, int MR>
 void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* P,
                         bool accumulate, float* C, int64_t ldc) {
@@ -469,7 +470,7 @@ void small_k_grad_w_simd(int64_t rows, int64_t G, int64_t F, const float* dG, in
 
 }  // namespace
 
-// Defines the six nnc::cpu step entry points of one twin.
+// Defines the nnc::cpu entry points of one twin (declared in cpu/rnn.h).
 #define NNC_RNN_DEFINE_TWIN(suffix, V)                                                              \
   namespace nnc::cpu {                                                                              \
   void lstm_step_##suffix(const LstmStep<float>& s) { lstm_step_simd<V>(s); }                       \
