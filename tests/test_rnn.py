@@ -227,6 +227,18 @@ def test_float64_matches_reference_tightly(rng, kind, nl):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
+def test_cells_take_none_states_as_zeros(rng):
+    p = make(rng, "lstm", 1, 2, 4, 5)
+    z = np.zeros((2, 5), np.float32)
+    for a, b in zip(ops.lstm_cell(p["x"][0], None, None, p["w_ih"], p["w_hh"]),
+                    ops.lstm_cell(p["x"][0], z, z, p["w_ih"], p["w_hh"])):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ops.gru_cell(p["x"][0], None, p["w_ih"][:15], p["w_hh"][:15]),
+                                  ops.gru_cell(p["x"][0], z, p["w_ih"][:15], p["w_hh"][:15]))
+    np.testing.assert_array_equal(ops.rnn_cell(p["x"][0], None, p["w_ih"][:5], p["w_hh"][:5]),
+                                  ops.rnn_cell(p["x"][0], z, p["w_ih"][:5], p["w_hh"][:5]))
+
+
 def test_h0_c0_none_mean_zeros(rng):
     p = make(rng, "lstm", 3, 2, 4, 5)
     y, h_n, c_n, _ = ops.lstm(p["x"], None, None, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
@@ -445,6 +457,10 @@ def test_errors_name_op_argument_and_expectation(rng):
         ops.lstm(x, np.asfortranarray(h0), c0, w_ih, w_hh)
     with pytest.raises(ValueError, match="lstm_cell: x must be 2-D"):
         ops.lstm_cell(x[0, 0], h0, c0, w_ih, w_hh)
+    with pytest.raises(ValueError, match=r"lstm_cell: c must have shape \(3, 5\)"):
+        ops.lstm_cell(x[0], h0, c0[:2], w_ih, w_hh)
+    with pytest.raises(ValueError, match=r"gru_cell_backward: state must have shape \(3, 20\)"):
+        ops.gru_cell_backward(h0, x[0], h0, w_ih[:15], w_hh[:15], np.zeros((3, 19), np.float32))
     with pytest.raises(ValueError, match="w_peephole must have shape"):
         ops.lstm(x, h0, c0, w_ih, w_hh, w_peephole=np.ones((4, 5), np.float32))
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
@@ -507,17 +523,36 @@ def test_front_door_rejects_bad_arguments_cleanly(data):
     assert outs is not None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_backward_front_door_rejects_bad_arguments_cleanly(data):
+    kind = data.draw(st.sampled_from(["lstm", "gru", "rnn"]))
+    cell = data.draw(st.booleans())
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    p = make(rng, "lstm", 2, 3, 4, 5, peep=True)
-    y, h_n, c_n, saved = forward("lstm", p)
-    args = dict(gy=rng.standard_normal((2, 3, 5)).astype(np.float32), gh=None, gc=h_n.copy(), y=y, saved=saved, **p)
+    p = make(rng, kind, 1 if cell else 2, 3, 4, 5, peep=True)
+    outs = forward(kind, p)
+    if cell:
+        p["x"] = p["x"][0]
+        outs = tuple(o[0] if o.ndim == 3 else o for o in outs)
+    args = dict(p, g=rng.standard_normal((3, 5)).astype(np.float32), y=outs[0], saved=outs[-1])
+    if not cell:
+        args["g"] = rng.standard_normal((2, 3, 5)).astype(np.float32)
     args = {k: bad_variant(data.draw, v) for k, v in args.items()}
+    a = args
     try:
-        ops.lstm_backward(args["gy"], args["gh"], args["gc"], args["x"], args["h0"], args["c0"], args["w_ih"],
-                          args["w_hh"], args["y"], args["saved"], args["peep"])
+        if kind == "lstm" and cell:
+            ops.lstm_cell_backward(a["g"], None, a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"], a["saved"], a["peep"])
+        elif kind == "lstm":
+            ops.lstm_backward(a["g"], None, a["h0"], a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"], a["y"],
+                              a["saved"], a["peep"])
+        elif kind == "gru" and cell:
+            ops.gru_cell_backward(a["g"], a["x"], a["h0"], a["w_ih"], a["w_hh"], a["saved"])
+        elif kind == "gru":
+            ops.gru_backward(a["g"], a["h0"], a["x"], a["h0"], a["w_ih"], a["w_hh"], a["y"], a["saved"])
+        elif cell:
+            ops.rnn_cell_backward(a["g"], a["x"], a["h0"], a["y"], a["w_ih"], a["w_hh"])
+        else:
+            ops.rnn_backward(a["g"], a["h0"], a["x"], a["h0"], a["w_ih"], a["w_hh"], a["y"])
     except (TypeError, ValueError):
         pass
 
@@ -596,7 +631,6 @@ def test_sequences_match_pytorch(rng, kind):
         ty, (th, tc) = mod(xt, (ht, ct))
         loss = (ty * torch.from_numpy(grads[0])).sum() + (th[0] * torch.from_numpy(grads[1])).sum()
         loss = loss + (tc[0] * torch.from_numpy(grads[2])).sum()
-        extra = [ct.grad]
     else:
         ty, th = mod(xt, ht)
         loss = (ty * torch.from_numpy(grads[0])).sum() + (th[0] * torch.from_numpy(grads[1])).sum()

@@ -1,7 +1,8 @@
 // Recurrent cells and sequences on the CPU (portable twin, float and double):
-// the time loops (input projection of every step hoisted into one GEMM, one
-// recurrent GEMM plus one fused gate pass per step, weight gradients as one
-// GEMM over all steps) and the scalar gate kernels the SIMD twins replace.
+// the time loops (input projection of every step hoisted into one product, one
+// recurrent product plus one fused gate pass per step, weight gradients as one
+// GEMM over all steps; float weights packed once per call for the SIMD twins'
+// tile kernel) and the scalar gate kernels the SIMD twins replace.
 #include "cpu/rnn.h"
 
 #include <algorithm>
@@ -12,10 +13,21 @@
 #include "core/isa.h"
 #include "core/rnn_math.h"
 #include "core/threading.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "cpu/gemm.h"
 
 namespace nnc::cpu {
 namespace {
+
+bool in_parallel() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
 
 // ---- scalar step kernels (the oracle the SIMD twins are tested against) ----
 
@@ -61,11 +73,6 @@ void lstm_step_back_scalar(const LstmStepBack<T>& s) {
       dg[2 * H + j] = d.da_g;
       dg[3 * H + j] = d.da_o;
       s.dc_prev[k] = d.dc_prev;
-      if (s.dpeep) {
-        s.dpeep[j] += d.da_i * c[j];
-        s.dpeep[H + j] += d.da_f * c[j];
-        s.dpeep[2 * H + j] += d.da_o * st[4 * H + j];
-      }
     }
   }
 }
@@ -210,14 +217,16 @@ void matmul_grad_w(int64_t rows, int64_t G, int64_t F, const T* dG, int64_t ldg,
   gemm<T>(true, false, G, F, rows, T(1), dG, ldg, X, F, beta, dW, F);
 }
 
-// op(W) (K, N) applied at every step (W^T of a weight (N, K) when trans, else
-// W (K, N)): with a SIMD twin and several steps it is packed once for the whole
-// sequence, so no step pays GEMM packing.
+// op(W) (K, N) (W^T of a weight (N, K) when trans, else W (K, N)) applied at
+// every step, or to many rows at once: when `reused` and a SIMD twin runs, it
+// is packed once per call, and the register-tiled kernel reads the other
+// operand in place (no step, and no large operand, pays GEMM packing).
+// Otherwise: the small-row kernels or nnc::cpu::gemm.
 template <typename T>
-class StepWeight {
+class WeightOperand {
  public:
-  StepWeight(const T* W, bool trans, int64_t K, int64_t N, int64_t steps)
-      : W_(W), trans_(trans), K_(K), N_(N), twin_(steps > 1 ? simd_twin<T>() : Twin::none) {
+  WeightOperand(const T* W, bool trans, int64_t K, int64_t N, bool reused)
+      : W_(W), trans_(trans), K_(K), N_(N), twin_(reused ? simd_twin<T>() : Twin::none) {
     if constexpr (std::is_same_v<T, float>) {
       if (twin_ == Twin::none) return;
       int64_t floats = NNC_RNN_TWIN_CALL(twin_, packed_b_floats, K, N);
@@ -225,9 +234,9 @@ class StepWeight {
       NNC_RNN_TWIN_CALL(twin_, pack_b, trans, K, N, W, trans ? K : N, packed_);
     }
   }
-  ~StepWeight() { host_free(packed_); }
-  StepWeight(const StepWeight&) = delete;
-  StepWeight& operator=(const StepWeight&) = delete;
+  ~WeightOperand() { host_free(packed_); }
+  WeightOperand(const WeightOperand&) = delete;
+  WeightOperand& operator=(const WeightOperand&) = delete;
 
   // C (M, N) (+)= A (M, K) @ op(W)
   void mul(int64_t M, const T* A, int64_t lda, bool accumulate, T* C, int64_t ldc) const {
@@ -252,7 +261,7 @@ template <typename T>
 void column_sums(int64_t rows, int64_t G, const T* dG, int64_t ldg, T* db) {
   constexpr int64_t B = 64;
   int64_t blocks = (G + B - 1) / B;
-  int nt = static_cast<int>(std::min<int64_t>({num_threads(), blocks, rows * G / 32768 + 1}));
+  int nt = in_parallel() ? 1 : static_cast<int>(std::min<int64_t>({num_threads(), blocks, rows * G / 32768 + 1}));
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
     int64_t j0 = b * B, j1 = std::min(G, j0 + B);
@@ -283,7 +292,49 @@ void zero_grads(int64_t gh, int64_t I, int64_t H, T* dw_ih, T* dw_hh, T* db_ih, 
 
 }  // namespace
 
+// Runs body(n0, n1) over batch rows [n0, n1) split statically between
+// threads. Batch rows are independent sequences, so each thread runs every
+// step of its own rows with no synchronisation between steps; the kernels
+// inside then run single-threaded (they see omp_in_parallel()).
+template <class Body>
+void over_batch_rows(int64_t N, int64_t work_per_step, Body&& body) {
+  int nt = static_cast<int>(std::min<int64_t>(num_threads(), N / 4));
+  if (nt <= 1 || work_per_step < (int64_t(1) << 18) || in_parallel()) return body(int64_t(0), N);
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    int t = omp_get_thread_num();
+#else
+    int t = 0;
+#endif
+    body(N * t / nt, N * (t + 1) / nt);
+  }
+}
+
+template <typename T>
+T* offset(T* p, int64_t k) {
+  return p ? p + k : nullptr;
+}
+
 // ---- LSTM ----
+
+// dpeep (3, H): sums over steps and rows of da_i c_{t-1}, da_f c_{t-1} and
+// da_o c_t, in a fixed order (whatever the thread count).
+template <typename T>
+void peephole_grads(int64_t steps, int64_t N, int64_t H, const T* dgates, const T* saved, const T* c0, T* dpeep) {
+  std::fill(dpeep, dpeep + 3 * H, T(0));
+  for (int64_t t = 0; t < steps; ++t)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* dg = dgates + (t * N + n) * 4 * H;
+      const T* c_prev = t ? saved + ((t - 1) * N + n) * 5 * H + 4 * H : c0 + n * H;
+      const T* c_new = saved + (t * N + n) * 5 * H + 4 * H;
+      for (int64_t j = 0; j < H; ++j) {
+        dpeep[j] += dg[j] * c_prev[j];
+        dpeep[H + j] += dg[H + j] * c_prev[j];
+        dpeep[2 * H + j] += dg[3 * H + j] * c_new[j];
+      }
+    }
+}
 
 template <typename T>
 void lstm_forward(const LstmForward<T>& a) {
@@ -294,45 +345,51 @@ void lstm_forward(const LstmForward<T>& a) {
     return;
   }
   // saved[t][:, 0:4H] = x_t @ W_ih^T for every step at once
-  matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
-  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps);
-  for (int64_t t = 0; t < a.steps; ++t) {
-    T* gates = a.saved + t * N * S;
-    const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
-    const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
-    w_hh_t.mul(N, h_prev, H, true, gates, S);
-    lstm_step<T>({N, H, S, t ? S : H, gates, a.b_ih, a.b_hh, c_prev, a.peep, a.y + t * N * H,
-                  t == a.steps - 1 ? a.c_n : nullptr});
-  }
+  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.saved, S);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1 || N > kSmallRows);
+  over_batch_rows(N, N * G * H, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = 0; t < a.steps; ++t) {
+      T* gates = a.saved + (t * N + n0) * S;
+      const T* h_prev = t ? a.y + ((t - 1) * N + n0) * H : a.h0 + n0 * H;
+      const T* c_prev = t ? a.saved + ((t - 1) * N + n0) * S + 4 * H : a.c0 + n0 * H;
+      w_hh_t.mul(n1 - n0, h_prev, H, true, gates, S);
+      lstm_step<T>({n1 - n0, H, S, t ? S : H, gates, a.b_ih, a.b_hh, c_prev, a.peep, a.y + (t * N + n0) * H,
+                    t == a.steps - 1 ? offset(a.c_n, n0 * H) : nullptr});
+    }
+  });
   if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
 }
 
 template <typename T>
 void lstm_backward(const LstmBackward<T>& a) {
   const int64_t N = a.N, H = a.H, G = 4 * H, S = 5 * H, steps = a.steps;
-  if (a.dpeep) std::fill(a.dpeep, a.dpeep + 3 * H, T(0));
   if (steps == 0) {
     copy_or_zero(a.dh0, a.grad_h_n, N * H);
     copy_or_zero(a.dc0, a.grad_c_n, N * H);
     zero_grads(G, a.I, H, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh);
+    if (a.dpeep) std::fill(a.dpeep, a.dpeep + 3 * H, T(0));
     return;
   }
   Workspace dgates_ws(sizeof(T) * steps * N * G), carry_ws(sizeof(T) * 2 * N * H);
   T* dgates = dgates_ws.as<T>();
   T* dh_next = carry_ws.as<T>();  // dL/dh_{t-1} and dL/dc_{t-1}, carried to the step before
   T* dc_next = dh_next + N * H;
-  StepWeight<T> w_hh(a.w_hh, false, G, H, steps);
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    bool last = t == steps - 1;
-    const T* c_prev = t ? a.saved + (t - 1) * N * S + 4 * H : a.c0;
-    T* dg = dgates + t * N * G;
-    T* dh_dst = t ? dh_next : a.dh0;
-    lstm_step_back<T>({N, H, t ? S : H, a.grad_y ? a.grad_y + t * N * H : nullptr, last ? a.grad_h_n : dh_next,
-                       last ? a.grad_c_n : dc_next, a.saved + t * N * S, c_prev, a.peep, dg, t ? dc_next : a.dc0,
-                       a.dpeep});
-    w_hh.mul(N, dg, G, false, dh_dst, H);
-  }
-  matmul_w<T>(steps * N, a.I, G, dgates, G, a.w_ih, T(0), a.dx, a.I);
+  WeightOperand<T> w_hh(a.w_hh, false, G, H, steps > 1);
+  over_batch_rows(N, N * G * H, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      bool last = t == steps - 1;
+      int64_t row = (t * N + n0) * H;  // offset of this thread's rows in a (T, N, H) array
+      const T* c_prev = t ? a.saved + ((t - 1) * N + n0) * S + 4 * H : a.c0 + n0 * H;
+      T* dg = dgates + (t * N + n0) * G;
+      T* dh_dst = (t ? dh_next : a.dh0) + n0 * H;
+      lstm_step_back<T>({n1 - n0, H, t ? S : H, offset(a.grad_y, row),
+                         last ? offset(a.grad_h_n, n0 * H) : dh_next + n0 * H,
+                         last ? offset(a.grad_c_n, n0 * H) : dc_next + n0 * H, a.saved + (t * N + n0) * S, c_prev,
+                         a.peep, dg, (t ? dc_next : a.dc0) + n0 * H});
+      w_hh.mul(n1 - n0, dg, G, false, dh_dst, H);
+    }
+  });
+  WeightOperand<T>(a.w_ih, false, G, a.I, steps > 1).mul(steps * N, dgates, G, false, a.dx, a.I);
   matmul_grad_w<T>(steps * N, G, a.I, dgates, G, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, G, H, dgates, G, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgates + N * G, G, a.y, T(1), a.dw_hh);
@@ -341,6 +398,7 @@ void lstm_backward(const LstmBackward<T>& a) {
     column_sums(steps * N, G, dgates, G, db);
     if (a.db_ih && a.db_hh) std::memcpy(a.db_hh, a.db_ih, G * sizeof(T));
   }
+  if (a.dpeep) peephole_grads(steps, N, H, dgates, a.saved, a.c0, a.dpeep);
 }
 
 // ---- GRU ----
@@ -352,15 +410,17 @@ void gru_forward(const GruForward<T>& a) {
     copy_or_zero(a.h_n, a.h0, N * H);
     return;
   }
-  matmul_wt<T>(a.steps * N, G, a.I, a.x, a.I, a.w_ih, T(0), a.saved, S);
+  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.saved, S);
   Workspace gh_ws(sizeof(T) * N * G);
-  T* gh = gh_ws.as<T>();
-  StepWeight<T> w_hh_t(a.w_hh, true, H, G, a.steps);
-  for (int64_t t = 0; t < a.steps; ++t) {
-    const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
-    w_hh_t.mul(N, h_prev, H, false, gh, G);
-    gru_step<T>({N, H, a.saved + t * N * S, gh, a.b_ih, a.b_hh, h_prev, a.y + t * N * H});
-  }
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1 || N > kSmallRows);
+  over_batch_rows(N, N * G * H, [&](int64_t n0, int64_t n1) {
+    T* gh = gh_ws.as<T>() + n0 * G;
+    for (int64_t t = 0; t < a.steps; ++t) {
+      const T* h_prev = t ? a.y + ((t - 1) * N + n0) * H : a.h0 + n0 * H;
+      w_hh_t.mul(n1 - n0, h_prev, H, false, gh, G);
+      gru_step<T>({n1 - n0, H, a.saved + (t * N + n0) * S, gh, a.b_ih, a.b_hh, h_prev, a.y + (t * N + n0) * H});
+    }
+  });
   if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
 }
 
@@ -376,15 +436,20 @@ void gru_backward(const GruBackward<T>& a) {
   T* dgx = dg_ws.as<T>();
   T* dgh = dgx + steps * N * G;
   T* dh_next = carry_ws.as<T>();
-  StepWeight<T> w_hh(a.w_hh, false, G, H, steps);
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
-    T* dh_dst = t ? dh_next : a.dh0;
-    gru_step_back<T>({N, H, a.grad_y ? a.grad_y + t * N * H : nullptr, t == steps - 1 ? a.grad_h_n : dh_next,
-                      a.saved + t * N * S, h_prev, dgx + t * N * G, dgh + t * N * G, dh_dst});
-    w_hh.mul(N, dgh + t * N * G, G, true, dh_dst, H);
-  }
-  matmul_w<T>(steps * N, a.I, G, dgx, G, a.w_ih, T(0), a.dx, a.I);
+  WeightOperand<T> w_hh(a.w_hh, false, G, H, steps > 1);
+  over_batch_rows(N, N * G * H, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      int64_t row = (t * N + n0) * H;
+      const T* h_prev = t ? a.y + row - N * H : a.h0 + n0 * H;
+      T* dh_dst = (t ? dh_next : a.dh0) + n0 * H;
+      T* dgh_t = dgh + (t * N + n0) * G;
+      gru_step_back<T>({n1 - n0, H, offset(a.grad_y, row),
+                        t == steps - 1 ? offset(a.grad_h_n, n0 * H) : dh_next + n0 * H, a.saved + (t * N + n0) * S,
+                        h_prev, dgx + (t * N + n0) * G, dgh_t, dh_dst});
+      w_hh.mul(n1 - n0, dgh_t, G, true, dh_dst, H);
+    }
+  });
+  WeightOperand<T>(a.w_ih, false, G, a.I, steps > 1).mul(steps * N, dgx, G, false, a.dx, a.I);
   matmul_grad_w<T>(steps * N, G, a.I, dgx, G, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, G, H, dgh, G, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, G, H, dgh + N * G, G, a.y, T(1), a.dw_hh);
@@ -401,13 +466,15 @@ void rnn_forward(const RnnForward<T>& a) {
     copy_or_zero(a.h_n, a.h0, N * H);
     return;
   }
-  matmul_wt<T>(a.steps * N, H, a.I, a.x, a.I, a.w_ih, T(0), a.y, H);
-  StepWeight<T> w_hh_t(a.w_hh, true, H, H, a.steps);
-  for (int64_t t = 0; t < a.steps; ++t) {
-    T* h = a.y + t * N * H;
-    w_hh_t.mul(N, t ? h - N * H : a.h0, H, true, h, H);
-    rnn_step<T>({N, H, a.relu, h, a.b_ih, a.b_hh});
-  }
+  WeightOperand<T>(a.w_ih, true, a.I, H, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.y, H);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, H, a.steps > 1 || N > kSmallRows);
+  over_batch_rows(N, N * H * H, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = 0; t < a.steps; ++t) {
+      T* h = a.y + (t * N + n0) * H;
+      w_hh_t.mul(n1 - n0, t ? h - N * H : a.h0 + n0 * H, H, true, h, H);
+      rnn_step<T>({n1 - n0, H, a.relu, h, a.b_ih, a.b_hh});
+    }
+  });
   if (a.h_n) std::memcpy(a.h_n, a.y + (a.steps - 1) * N * H, N * H * sizeof(T));
 }
 
@@ -422,13 +489,16 @@ void rnn_backward(const RnnBackward<T>& a) {
   Workspace da_ws(sizeof(T) * steps * N * H), carry_ws(sizeof(T) * N * H);
   T* da = da_ws.as<T>();
   T* dh_next = carry_ws.as<T>();
-  StepWeight<T> w_hh(a.w_hh, false, H, H, steps);
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    rnn_step_back<T>({N, H, a.relu, a.grad_y ? a.grad_y + t * N * H : nullptr,
-                      t == steps - 1 ? a.grad_h_n : dh_next, a.y + t * N * H, da + t * N * H});
-    w_hh.mul(N, da + t * N * H, H, false, t ? dh_next : a.dh0, H);
-  }
-  matmul_w<T>(steps * N, a.I, H, da, H, a.w_ih, T(0), a.dx, a.I);
+  WeightOperand<T> w_hh(a.w_hh, false, H, H, steps > 1);
+  over_batch_rows(N, N * H * H, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      int64_t row = (t * N + n0) * H;
+      rnn_step_back<T>({n1 - n0, H, a.relu, offset(a.grad_y, row),
+                        t == steps - 1 ? offset(a.grad_h_n, n0 * H) : dh_next + n0 * H, a.y + row, da + row});
+      w_hh.mul(n1 - n0, da + row, H, false, (t ? dh_next : a.dh0) + n0 * H, H);
+    }
+  });
+  WeightOperand<T>(a.w_ih, false, H, a.I, steps > 1).mul(steps * N, da, H, false, a.dx, a.I);
   matmul_grad_w<T>(steps * N, H, a.I, da, H, a.x, T(0), a.dw_ih);
   matmul_grad_w<T>(N, H, H, da, H, a.h0, T(0), a.dw_hh);
   if (steps > 1) matmul_grad_w<T>((steps - 1) * N, H, H, da + N * H, H, a.y, T(1), a.dw_hh);

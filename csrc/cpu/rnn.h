@@ -87,13 +87,13 @@ struct LstmStep {
 };
 
 // dh = dh_a + dh_b (either may be null), dc (may be null, may alias dc_prev);
-// state (N, 5H), c_prev row stride ldc; dgates (N, 4H) and dc_prev (N, H) out;
-// dpeep (3, H) accumulated (+=) when not null.
+// state (N, 5H), c_prev row stride ldc; dgates (N, 4H) and dc_prev (N, H) out.
+// (Peephole weight gradients are summed from dgates after the time loop.)
 template <typename T>
 struct LstmStepBack {
   int64_t N, H, ldc;
   const T *dh_a, *dh_b, *dc, *state, *c_prev, *peep;
-  T *dgates, *dc_prev, *dpeep;
+  T *dgates, *dc_prev;
 };
 
 // gates (N, 4H): [x_r, x_z, x_n] (W_ih x, no bias) in, [r, z, n, h_n] out (in

@@ -1,8 +1,10 @@
-// Fused per-step gate kernels written once against a SIMD vector type V
-// (rnn_avx2.cpp and rnn_avx512.cpp each define V and include this file), so
-// every twin runs the same equations as core/rnn_math.h, W lanes at a time,
-// over the hidden units j of each row; the last partial vector is masked.
-// Everything here has internal linkage: each twin gets its own ISA copy.
+// Fused per-step gate kernels and the recurrent matrix products, written once
+// against a SIMD vector type V (rnn_avx2.cpp and rnn_avx512.cpp each define V
+// and include this file). The gate kernels run the equations of
+// core/rnn_math.h W lanes at a time over the hidden units j of each row (the
+// last partial vector masked); the products are a register-tiled kernel over a
+// weight packed once per call, and unpacked dot-product / axpy forms for
+// a few rows (batch-1 cells). Internal linkage: each twin gets its own copy.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -19,9 +21,18 @@
 
 namespace {
 
+inline bool in_parallel() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
 // V provides: reg, W, Mask, full(), tail(n), load<Tail>(p, m), store<Tail>(p, v, m),
 // set1, add, sub, mul, fmadd (a*b+c), rcp (1/x to ~1 ulp), exp, tanh, relu,
-// relu_grad(dh, h), hsum, and MR (rows of the recurrent GEMM tile).
+// relu_grad(dh, h), hsum, transpose (W registers of W floats, in place), and
+// MR (rows of the recurrent GEMM tile).
 
 template <class V>
 inline typename V::reg sigmoid(typename V::reg x) {
@@ -29,30 +40,22 @@ inline typename V::reg sigmoid(typename V::reg x) {
   return V::rcp(V::add(one, V::exp(V::sub(V::set1(0.f), x))));
 }
 
-// Runs body(j, mask, is_tail) over j = 0, W, 2W, ... < H; is_tail is a
+// Runs body(j, mask, is_tail) over j = 0, W, 2W, ... < n; is_tail is a
 // std::bool_constant, true only for the last partial vector.
 template <class V, class Body>
-inline void over_units(int64_t j0, int64_t j1, Body&& body) {
-  int64_t j = j0;
-  for (; j + V::W <= j1; j += V::W) body(j, V::full(), std::false_type{});
-  if (j < j1) body(j, V::tail(static_cast<int>(j1 - j)), std::true_type{});
+inline void over_units(int64_t n, Body&& body) {
+  int64_t j = 0;
+  for (; j + V::W <= n; j += V::W) body(j, V::full(), std::false_type{});
+  if (j < n) body(j, V::tail(static_cast<int>(n - j)), std::true_type{});
 }
 
-template <class V, class Body>
-inline void over_units(int64_t H, Body&& body) {
-  over_units<V>(0, H, body);
-}
-
-// Runs kernel(n0, n1, j0, j1) over rows [n0, n1) and units [j0, j1), split
-// statically between threads when the step is big enough: by rows, or by
-// whole vectors of units when rows must be summed in order (peephole grads).
-// Each element is computed identically whatever the split.
-template <class V, class Kernel>
-void split_step(int64_t N, int64_t H, bool by_units, Kernel&& kernel) {
-  int64_t vectors = (H + V::W - 1) / V::W;
-  int64_t parts = by_units ? vectors : N;
-  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), parts, N * H / 4096}));
-  if (nt <= 1) return kernel(int64_t(0), N, int64_t(0), H);
+// Runs kernel(n0, n1) over rows [n0, n1), split statically between threads
+// when the step is big enough; each element is computed identically whatever
+// the split.
+template <class Kernel>
+void split_step(int64_t N, int64_t H, Kernel&& kernel) {
+  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), N, N * H / 4096}));
+  if (nt <= 1 || in_parallel()) return kernel(int64_t(0), N);
 #pragma omp parallel num_threads(nt)
   {
 #ifdef _OPENMP
@@ -60,9 +63,7 @@ void split_step(int64_t N, int64_t H, bool by_units, Kernel&& kernel) {
 #else
     int t = 0;
 #endif
-    int64_t p0 = parts * t / nt, p1 = parts * (t + 1) / nt;
-    if (by_units) kernel(int64_t(0), N, std::min(H, p0 * V::W), std::min(H, p1 * V::W));
-    else kernel(p0, p1, int64_t(0), H);
+    kernel(N * t / nt, N * (t + 1) / nt);
   }
 }
 
@@ -78,7 +79,7 @@ inline typename V::reg load_opt(const float* p, typename V::Mask m) {
 }
 
 template <class V>
-void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -86,7 +87,7 @@ void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, 
     const float* c_row = s.c_prev + n * s.ldc;
     float* h_row = s.h_new + n * H;
     float* c_out = s.c_out ? s.c_out + n * H : nullptr;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       R a[4];
       for (int q = 0; q < 4; ++q) {
@@ -115,7 +116,7 @@ void lstm_step_rows(const nnc::cpu::LstmStep<float>& s, int64_t n0, int64_t n1, 
 }
 
 template <class V>
-void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -123,7 +124,7 @@ void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int
     const float* c_row = s.c_prev + n * s.ldc;
     float* dg = s.dgates + n * 4 * H;
     int64_t k = n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto one = V::set1(1.f);
       R dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
@@ -149,13 +150,6 @@ void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int
       if (s.peep) {
         dc_prev = V::fmadd(da_i, pi, dc_prev);
         dc_prev = V::fmadd(da_f, pf, dc_prev);
-        float* dp = s.dpeep;
-        if (dp) {
-          V::template store<Tail>(dp + j, V::fmadd(da_i, c, V::template load<Tail>(dp + j, m)), m);
-          V::template store<Tail>(dp + H + j, V::fmadd(da_f, c, V::template load<Tail>(dp + H + j, m)), m);
-          V::template store<Tail>(dp + 2 * H + j, V::fmadd(da_o, c_new, V::template load<Tail>(dp + 2 * H + j, m)),
-                                  m);
-        }
       }
       V::template store<Tail>(dg + j, da_i, m);
       V::template store<Tail>(dg + H + j, da_f, m);
@@ -167,7 +161,7 @@ void lstm_step_back_rows(const nnc::cpu::LstmStepBack<float>& s, int64_t n0, int
 }
 
 template <class V>
-void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -175,7 +169,7 @@ void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, in
     const float* gh = s.gh + n * 3 * H;
     const float* h_prev = s.h_prev + n * H;
     float* h_new = s.h_new + n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       R x[3], h[3];
       for (int q = 0; q < 3; ++q) {
@@ -198,7 +192,7 @@ void gru_step_rows(const nnc::cpu::GruStep<float>& s, int64_t n0, int64_t n1, in
 }
 
 template <class V>
-void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64_t n1) {
   using R = typename V::reg;
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
@@ -206,7 +200,7 @@ void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64
     float* dgx = s.dgx + n * 3 * H;
     float* dgh = s.dgh + n * 3 * H;
     int64_t k = n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto one = V::set1(1.f);
       R dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
@@ -229,11 +223,11 @@ void gru_step_back_rows(const nnc::cpu::GruStepBack<float>& s, int64_t n0, int64
 }
 
 template <class V>
-void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1) {
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
     float* h = s.h + n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto a = add_opt<V, Tail>(V::template load<Tail>(h + j, m), s.b_ih ? s.b_ih + j : nullptr, m);
       a = add_opt<V, Tail>(a, s.b_hh ? s.b_hh + j : nullptr, m);
@@ -243,11 +237,11 @@ void rnn_step_rows(const nnc::cpu::RnnStep<float>& s, int64_t n0, int64_t n1, in
 }
 
 template <class V>
-void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64_t n1, int64_t j0, int64_t j1) {
+void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64_t n1) {
   const int64_t H = s.H;
   for (int64_t n = n0; n < n1; ++n) {
     int64_t k = n * H;
-    over_units<V>(j0, j1, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
+    over_units<V>(H, [&](int64_t j, typename V::Mask m, [[maybe_unused]] auto tail) {
       constexpr bool Tail = decltype(tail)::value;
       auto dh = load_opt<V, Tail>(s.dh_a ? s.dh_a + k + j : nullptr, m);
       dh = add_opt<V, Tail>(dh, s.dh_b ? s.dh_b + k + j : nullptr, m);
@@ -261,58 +255,61 @@ void rnn_step_back_rows(const nnc::cpu::RnnStepBack<float>& s, int64_t n0, int64
 
 template <class V>
 void lstm_step_simd(const nnc::cpu::LstmStep<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { lstm_step_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void lstm_step_back_simd(const nnc::cpu::LstmStepBack<float>& s) {
-  split_step<V>(s.N, s.H, s.dpeep != nullptr,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { lstm_step_back_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { lstm_step_back_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void gru_step_simd(const nnc::cpu::GruStep<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { gru_step_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void gru_step_back_simd(const nnc::cpu::GruStepBack<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { gru_step_back_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { gru_step_back_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void rnn_step_simd(const nnc::cpu::RnnStep<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { rnn_step_rows<V>(s, n0, n1); });
 }
 
 template <class V>
 void rnn_step_back_simd(const nnc::cpu::RnnStepBack<float>& s) {
-  split_step<V>(s.N, s.H, false,
-                [&](int64_t n0, int64_t n1, int64_t j0, int64_t j1) { rnn_step_back_rows<V>(s, n0, n1, j0, j1); });
+  split_step(s.N, s.H, [&](int64_t n0, int64_t n1) { rnn_step_back_rows<V>(s, n0, n1); });
 }
 
 // ---- recurrent matrix products ----
 
 // Packs op(B) (K, N) into panels of NR = 2W columns, panel[k][NR], zero-padded:
-// op(B)(k, j) = B[j * ldb + k] when trans (B is a weight (N, K)), else B[k * ldb + j].
+// op(B)(k, j) = B[j * ldb + k] when trans (B is a weight (N, K)), else
+// B[k * ldb + j]. Panels are split statically between threads.
 template <class V>
-void pack_b_simd(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
-  constexpr int NR = 2 * V::W;
-  for (int64_t j0 = 0; j0 < N; j0 += NR, dst += K * NR) {
-    int64_t n = std::min<int64_t>(NR, N - j0);
-    if (trans) {
-      for (int64_t jj = 0; jj < NR; ++jj) {
-        const float* src = B + (j0 + jj) * ldb;
-        for (int64_t k = 0; k < K; ++k) dst[k * NR + jj] = jj < n ? src[k] : 0.f;
-      }
-    } else {
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t jj = 0; jj < NR; ++jj) dst[k * NR + jj] = jj < n ? B[k * ldb + j0 + jj] : 0.f;
+void pack_b_simd(bool trans, int64_t K, int64_t N, const float* B, int64_t ldb, float* out) {
+  constexpr int W = V::W, NR = 2 * W;
+  int64_t panels = (N + NR - 1) / NR;
+  int nt = in_parallel() ? 1 : static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, K * N >> 16}));
+#pragma omp parallel for num_threads(std::max(nt, 1)) schedule(static)
+  for (int64_t p = 0; p < panels; ++p) {
+    int64_t j0 = p * NR, n = std::min<int64_t>(NR, N - j0);
+    float* dst = out + p * K * NR;
+    int64_t k0 = 0;
+    if (trans && n == NR) {  // W x W blocks transposed in registers
+      for (; k0 + W <= K; k0 += W)
+        for (int half = 0; half < 2; ++half) {
+          typename V::reg r[W];
+          for (int i = 0; i < W; ++i) r[i] = V::template load<false>(B + (j0 + half * W + i) * ldb + k0, V::full());
+          V::transpose(r);
+          for (int c = 0; c < W; ++c) V::template store<false>(dst + (k0 + c) * NR + half * W, r[c], V::full());
+        }
     }
+    for (int64_t k = k0; k < K; ++k)
+      for (int64_t jj = 0; jj < NR; ++jj)
+        dst[k * NR + jj] = jj >= n ? 0.f : trans ? B[(j0 + jj) * ldb + k] : B[k * ldb + j0 + jj];
   }
 }
 
@@ -356,25 +353,39 @@ constexpr auto packed_tile_table(std::integer_sequence<int, MRs...>) {
   return std::array<Fn, sizeof...(MRs)>{packed_tile<V, MRs + 1>...};
 }
 
-// C (M, N) (+)= A (M, K) @ op(B) with op(B) packed by pack_b_simd; column
-// panels split statically between threads.
+// C (M, N) (+)= A (M, K) @ op(B) with op(B) packed by pack_b_simd: column
+// panels split statically between threads, or, for tall products (all steps
+// at once), row blocks.
 template <class V, int MR>
 void matmul_packed_simd(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* P,
                         bool accumulate, float* C, int64_t ldc) {
   constexpr int NR = 2 * V::W;
   static constexpr auto tiles = packed_tile_table<V>(std::make_integer_sequence<int, MR>());
   int64_t panels = (N + NR - 1) / NR;
-  int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels, std::max<int64_t>(1, M * N * K >> 20)}));
+  int nt = in_parallel() ? 1
+                         : static_cast<int>(std::min<int64_t>({nnc::num_threads(), panels,
+                                                               std::max<int64_t>(1, M * N * K >> 20)}));
   // rows in tiles of (nearly) equal height <= MR: M = 32 runs as 11 + 11 + 10, not 12 + 12 + 8
   int64_t row_tiles = (M + MR - 1) / MR, height = row_tiles ? (M + row_tiles - 1) / row_tiles : 0;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t p = 0; p < panels; ++p) {
+  auto tile = [&](int64_t m0, int64_t p) {
     int n = static_cast<int>(std::min<int64_t>(NR, N - p * NR));
-    for (int64_t m0 = 0; m0 < M; m0 += height) {
-      int mr = static_cast<int>(std::min<int64_t>(height, M - m0));
-      tiles[mr - 1](K, A + m0 * lda, lda, P + p * K * NR, C + m0 * ldc + p * NR, ldc, accumulate, n);
-    }
+    int mr = static_cast<int>(std::min<int64_t>(height, M - m0));
+    tiles[mr - 1](K, A + m0 * lda, lda, P + p * K * NR, C + m0 * ldc + p * NR, ldc, accumulate, n);
+  };
+  if (row_tiles >= 2 * panels) {
+    // many rows (a product over all steps): each row block of A is loaded once
+    // and swept over every panel, the panels staying in L2
+    int nt_rows = in_parallel() ? 1
+                                : static_cast<int>(std::min<int64_t>({nnc::num_threads(), row_tiles,
+                                                                      std::max<int64_t>(1, M * N * K >> 20)}));
+#pragma omp parallel for num_threads(nt_rows) schedule(static)
+    for (int64_t t = 0; t < row_tiles; ++t)
+      for (int64_t p = 0; p < panels; ++p) tile(t * height, p);
+    return;
   }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t m0 = 0; m0 < M; m0 += height) tile(m0, p);
 }
 
 // Small M (a few rows, e.g. batch 1), no packing:
@@ -459,7 +470,7 @@ void small_k_grad_w_simd(int64_t rows, int64_t G, int64_t F, const float* dG, in
 
 }  // namespace
 
-// Defines the six nnc::cpu step entry points of one twin.
+// Defines the nnc::cpu entry points of one twin (declared in cpu/rnn.h).
 #define NNC_RNN_DEFINE_TWIN(suffix, V)                                                              \
   namespace nnc::cpu {                                                                              \
   void lstm_step_##suffix(const LstmStep<float>& s) { lstm_step_simd<V>(s); }                       \

@@ -1,9 +1,11 @@
 // Front door of the recurrent ops (LSTM, GRU, Elman; one cell step when x is
 // 2-D (N, I), a whole sequence when x is 3-D (T, N, I)), forward and backward:
-// validates every argument, then runs the CPU twin (cpu/rnn*.cpp).
+// validates every argument, then runs the CPU twin (cpu/rnn*.cpp) or the CUDA
+// kernels (cuda/rnn.cu).
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -12,6 +14,9 @@
 #include "core/array.h"
 #include "core/check.h"
 #include "cpu/rnn.h"
+#ifdef NNCORE_HAVE_CUDA
+#include "cuda/rnn.h"
+#endif
 #include "ops/ops.h"
 
 namespace py = pybind11;
@@ -59,10 +64,22 @@ T* ptr(OptArray& a) {
 struct Checker {
   explicit Checker(const char* op_name) : op(op_name) {}
   const char* op;
-  const Array* ref = nullptr;  // x: the dtype and device everything must match
+  bool cell = false;  // name arguments as the cell wrappers do (h, c, h_new, state, ...)
+  const Array* ref = nullptr;
+
+  const char* label(const char* name) const {
+    if (!cell) return name;
+    static const std::pair<std::string_view, const char*> cell_names[] = {
+        {"h0", "h"},       {"c0", "c"},         {"y", "h_new"},           {"c_n", "c_new"}, {"saved", "state"},
+        {"grad_y", "grad_h"}, {"grad_c_n", "grad_c"}, {"dh0", "dh"}, {"dc0", "dc"}};
+    for (const auto& [seq_name, cell_name] : cell_names)
+      if (seq_name == name) return cell_name;
+    return name;
+  }  // x: the dtype and device everything must match
   std::vector<std::pair<const char*, const Array*>> inputs, outputs;
 
-  OptArray get(py::handle obj, const char* name, bool required) {
+  OptArray get(py::handle obj, const char* seq_name, bool required) {
+    const char* name = label(seq_name);
     if (obj.is_none()) {
       NNC_CHECK(!required, op, ": ", name, " is required, got None");
       return std::nullopt;
@@ -70,8 +87,9 @@ struct Checker {
     return fast_array(obj, op, name);
   }
 
-  void check(const OptArray& a, const char* name, const std::vector<int64_t>& shape, bool output) {
+  void check(const OptArray& a, const char* seq_name, const std::vector<int64_t>& shape, bool output) {
     if (!a) return;
+    const char* name = label(seq_name);
     if (ref == nullptr) {
       check_float(*a, op, name);
     } else {
@@ -124,18 +142,47 @@ Sizes sizes_of(Checker& c, const OptArray& x_opt, const Array& w_hh, int gates) 
             gates * s.H, ", ", s.H, "), got ", w_hh.shape_str());
   c.check(x_opt, "x", x.shape, false);
   c.ref = &x;
+  c.cell = s.cell;
   return s;
 }
 
-void check_cpu(const Array& x, const char* op) {
-  NNC_CHECK(x.device == Device::cpu, op, ": CUDA arrays are not supported by this build's recurrent kernels yet");
+template <template <typename> class Args>
+struct Kernels {
+  void (*cpu_f)(const Args<float>&);
+  void (*cpu_d)(const Args<double>&);
+  void (*cuda_f)(const Args<float>&, void*);
+  void (*cuda_d)(const Args<double>&, void*);
+};
+
+#ifdef NNCORE_HAVE_CUDA
+#define NNC_RNN_KERNELS(Args, name) \
+  Kernels<Args>{cpu::name<float>, cpu::name<double>, cuda::name<float>, cuda::name<double>}
+#else
+#define NNC_RNN_KERNELS(Args, name) Kernels<Args>{cpu::name<float>, cpu::name<double>, nullptr, nullptr}
+#endif
+
+// Runs the float32 or float64 kernel on x's device; make(T{}) builds the arguments.
+template <template <typename> class Args, class Make>
+void run(const Array& x, const char* op, uintptr_t stream, const Kernels<Args>& k, Make&& make) {
+  bool f32 = x.dtype == DType::float32;
+  if (x.device == Device::cuda) {
+    NNC_CHECK(k.cuda_f != nullptr, op, ": this build of nncore has no CUDA kernels (rebuild with NNCORE_CUDA=ON)");
+    py::gil_scoped_release no_gil;
+    void* s = reinterpret_cast<void*>(stream);
+    if (f32) k.cuda_f(make(0.f), s);
+    else k.cuda_d(make(0.0), s);
+    return;
+  }
+  py::gil_scoped_release no_gil;
+  if (f32) k.cpu_f(make(0.f));
+  else k.cpu_d(make(0.0));
 }
 
 // ---------------- LSTM ----------------
 
 void lstm_forward(py::handle x_o, py::handle h0_o, py::handle c0_o, py::handle w_ih_o, py::handle w_hh_o,
                   py::handle b_ih_o, py::handle b_hh_o, py::handle peep_o, py::handle y_o, py::handle h_n_o,
-                  py::handle c_n_o, py::handle saved_o, uintptr_t /*stream*/) {
+                  py::handle c_n_o, py::handle saved_o, uintptr_t stream) {
   Checker c("lstm");
   OptArray x = c.get(x_o, "x", true), w_hh = c.get(w_hh_o, "w_hh", true);
   Sizes s = sizes_of(c, x, *w_hh, 4);
@@ -154,28 +201,24 @@ void lstm_forward(py::handle x_o, py::handle h0_o, py::handle c0_o, py::handle w
   c.check(b_hh, "b_hh", {GH}, false);
   c.check(peep, "w_peephole", {3, s.H}, false);
   c.check(y, "y", s.seq(s.H), true);
-  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (y is h')");
+  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (the output is h_new)");
   c.check(h_n, "h_n", s.nh(), true);
   c.check(c_n, "c_n", s.nh(), true);
   c.check(saved, "saved", s.seq(5 * s.H), true);
   c.check_overlaps();
-  check_cpu(*x, c.op);
-  py::gil_scoped_release no_gil;
-  auto run = [&](auto zero) {
+  run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::LstmForward, lstm_forward), [&](auto zero) {
     using T = decltype(zero);
-    cpu::lstm_forward<T>({s.steps, s.N, s.I, s.H, ptr<T>(x), ptr<T>(h0), ptr<T>(c0), ptr<T>(w_ih), ptr<T>(w_hh),
+    return cpu::LstmForward<T>{s.steps, s.N, s.I, s.H, ptr<T>(x), ptr<T>(h0), ptr<T>(c0), ptr<T>(w_ih), ptr<T>(w_hh),
                           ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(peep), ptr<T>(y), ptr<T>(h_n), ptr<T>(c_n),
-                          ptr<T>(saved)});
-  };
-  if (x->dtype == DType::float32) run(0.f);
-  else run(0.0);
+                          ptr<T>(saved)};
+  });
 }
 
 void lstm_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle grad_c_n_o, py::handle x_o,
                    py::handle h0_o, py::handle c0_o, py::handle w_ih_o, py::handle w_hh_o, py::handle peep_o,
                    py::handle y_o, py::handle saved_o, py::handle dx_o, py::handle dh0_o, py::handle dc0_o,
                    py::handle dw_ih_o, py::handle dw_hh_o, py::handle db_ih_o, py::handle db_hh_o,
-                   py::handle dpeep_o, uintptr_t /*stream*/) {
+                   py::handle dpeep_o, uintptr_t stream) {
   Checker c("lstm_backward");
   OptArray x = c.get(x_o, "x", true), w_hh = c.get(w_hh_o, "w_hh", true);
   Sizes s = sizes_of(c, x, *w_hh, 4);
@@ -191,7 +234,7 @@ void lstm_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle grad_c
   OptArray db_hh = c.get(db_hh_o, "db_hh", false), dpeep = c.get(dpeep_o, "dw_peephole", false);
   int64_t GH = 4 * s.H;
   c.check(grad_y, "grad_y", s.seq(s.H), false);
-  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_y)");
+  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_h)");
   c.check(grad_h_n, "grad_h_n", s.nh(), false);
   c.check(grad_c_n, "grad_c_n", s.nh(), false);
   c.check(h0, "h0", s.nh(), false);
@@ -211,23 +254,19 @@ void lstm_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle grad_c
   NNC_CHECK(!dpeep || peep, c.op, ": dw_peephole was given but w_peephole is None");
   c.check(dpeep, "dw_peephole", {3, s.H}, true);
   c.check_overlaps();
-  check_cpu(*x, c.op);
-  py::gil_scoped_release no_gil;
-  auto run = [&](auto zero) {
+  run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::LstmBackward, lstm_backward), [&](auto zero) {
     using T = decltype(zero);
-    cpu::lstm_backward<T>({s.steps, s.N, s.I, s.H, ptr<T>(grad_y), ptr<T>(grad_h_n), ptr<T>(grad_c_n), ptr<T>(x),
+    return cpu::LstmBackward<T>{s.steps, s.N, s.I, s.H, ptr<T>(grad_y), ptr<T>(grad_h_n), ptr<T>(grad_c_n), ptr<T>(x),
                            ptr<T>(h0), ptr<T>(c0), ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(peep), ptr<T>(y),
                            ptr<T>(saved), ptr<T>(dx), ptr<T>(dh0), ptr<T>(dc0), ptr<T>(dw_ih), ptr<T>(dw_hh),
-                           ptr<T>(db_ih), ptr<T>(db_hh), ptr<T>(dpeep)});
-  };
-  if (x->dtype == DType::float32) run(0.f);
-  else run(0.0);
+                           ptr<T>(db_ih), ptr<T>(db_hh), ptr<T>(dpeep)};
+  });
 }
 
 // ---------------- GRU ----------------
 
 void gru_forward(py::handle x_o, py::handle h0_o, py::handle w_ih_o, py::handle w_hh_o, py::handle b_ih_o,
-                 py::handle b_hh_o, py::handle y_o, py::handle h_n_o, py::handle saved_o, uintptr_t /*stream*/) {
+                 py::handle b_hh_o, py::handle y_o, py::handle h_n_o, py::handle saved_o, uintptr_t stream) {
   Checker c("gru");
   OptArray x = c.get(x_o, "x", true), w_hh = c.get(w_hh_o, "w_hh", true);
   Sizes s = sizes_of(c, x, *w_hh, 3);
@@ -243,25 +282,21 @@ void gru_forward(py::handle x_o, py::handle h0_o, py::handle w_ih_o, py::handle 
   c.check(b_ih, "b_ih", {GH}, false);
   c.check(b_hh, "b_hh", {GH}, false);
   c.check(y, "y", s.seq(s.H), true);
-  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (y is h')");
+  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (the output is h_new)");
   c.check(h_n, "h_n", s.nh(), true);
   c.check(saved, "saved", s.seq(4 * s.H), true);
   c.check_overlaps();
-  check_cpu(*x, c.op);
-  py::gil_scoped_release no_gil;
-  auto run = [&](auto zero) {
+  run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::GruForward, gru_forward), [&](auto zero) {
     using T = decltype(zero);
-    cpu::gru_forward<T>({s.steps, s.N, s.I, s.H, ptr<T>(x), ptr<T>(h0), ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(b_ih),
-                         ptr<T>(b_hh), ptr<T>(y), ptr<T>(h_n), ptr<T>(saved)});
-  };
-  if (x->dtype == DType::float32) run(0.f);
-  else run(0.0);
+    return cpu::GruForward<T>{s.steps, s.N, s.I, s.H, ptr<T>(x), ptr<T>(h0), ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(b_ih),
+                         ptr<T>(b_hh), ptr<T>(y), ptr<T>(h_n), ptr<T>(saved)};
+  });
 }
 
 void gru_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py::handle h0_o, py::handle w_ih_o,
                   py::handle w_hh_o, py::handle y_o, py::handle saved_o, py::handle dx_o, py::handle dh0_o,
                   py::handle dw_ih_o, py::handle dw_hh_o, py::handle db_ih_o, py::handle db_hh_o,
-                  uintptr_t /*stream*/) {
+                  uintptr_t stream) {
   Checker c("gru_backward");
   OptArray x = c.get(x_o, "x", true), w_hh = c.get(w_hh_o, "w_hh", true);
   Sizes s = sizes_of(c, x, *w_hh, 3);
@@ -274,7 +309,7 @@ void gru_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py
   OptArray db_ih = c.get(db_ih_o, "db_ih", false), db_hh = c.get(db_hh_o, "db_hh", false);
   int64_t GH = 3 * s.H;
   c.check(grad_y, "grad_y", s.seq(s.H), false);
-  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_y)");
+  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_h)");
   c.check(grad_h_n, "grad_h_n", s.nh(), false);
   c.check(h0, "h0", s.nh(), false);
   c.check(w_ih, "w_ih", {GH, s.I}, false);
@@ -288,16 +323,12 @@ void gru_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py
   c.check(db_ih, "db_ih", {GH}, true);
   c.check(db_hh, "db_hh", {GH}, true);
   c.check_overlaps();
-  check_cpu(*x, c.op);
-  py::gil_scoped_release no_gil;
-  auto run = [&](auto zero) {
+  run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::GruBackward, gru_backward), [&](auto zero) {
     using T = decltype(zero);
-    cpu::gru_backward<T>({s.steps, s.N, s.I, s.H, ptr<T>(grad_y), ptr<T>(grad_h_n), ptr<T>(x), ptr<T>(h0),
+    return cpu::GruBackward<T>{s.steps, s.N, s.I, s.H, ptr<T>(grad_y), ptr<T>(grad_h_n), ptr<T>(x), ptr<T>(h0),
                           ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(y), ptr<T>(saved), ptr<T>(dx), ptr<T>(dh0),
-                          ptr<T>(dw_ih), ptr<T>(dw_hh), ptr<T>(db_ih), ptr<T>(db_hh)});
-  };
-  if (x->dtype == DType::float32) run(0.f);
-  else run(0.0);
+                          ptr<T>(dw_ih), ptr<T>(dw_hh), ptr<T>(db_ih), ptr<T>(db_hh)};
+  });
 }
 
 // ---------------- Elman ----------------
@@ -309,7 +340,7 @@ bool parse_nonlinearity(const std::string& name, const char* op) {
 
 void rnn_forward(py::handle x_o, py::handle h0_o, py::handle w_ih_o, py::handle w_hh_o, py::handle b_ih_o,
                  py::handle b_hh_o, const std::string& nonlinearity, py::handle y_o, py::handle h_n_o,
-                 uintptr_t /*stream*/) {
+                 uintptr_t stream) {
   Checker c("rnn");
   OptArray x = c.get(x_o, "x", true), w_hh = c.get(w_hh_o, "w_hh", true);
   Sizes s = sizes_of(c, x, *w_hh, 1);
@@ -324,24 +355,20 @@ void rnn_forward(py::handle x_o, py::handle h0_o, py::handle w_ih_o, py::handle 
   c.check(b_ih, "b_ih", {s.H}, false);
   c.check(b_hh, "b_hh", {s.H}, false);
   c.check(y, "y", s.seq(s.H), true);
-  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (y is h')");
+  NNC_CHECK(!(s.cell && h_n), c.op, ": h_n must be None for one cell step (the output is h_new)");
   c.check(h_n, "h_n", s.nh(), true);
   c.check_overlaps();
-  check_cpu(*x, c.op);
-  py::gil_scoped_release no_gil;
-  auto run = [&](auto zero) {
+  run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::RnnForward, rnn_forward), [&](auto zero) {
     using T = decltype(zero);
-    cpu::rnn_forward<T>({s.steps, s.N, s.I, s.H, relu, ptr<T>(x), ptr<T>(h0), ptr<T>(w_ih), ptr<T>(w_hh),
-                         ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(y), ptr<T>(h_n)});
-  };
-  if (x->dtype == DType::float32) run(0.f);
-  else run(0.0);
+    return cpu::RnnForward<T>{s.steps, s.N, s.I, s.H, relu, ptr<T>(x), ptr<T>(h0), ptr<T>(w_ih), ptr<T>(w_hh),
+                         ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(y), ptr<T>(h_n)};
+  });
 }
 
 void rnn_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py::handle h0_o, py::handle w_ih_o,
                   py::handle w_hh_o, py::handle y_o, const std::string& nonlinearity, py::handle dx_o,
                   py::handle dh0_o, py::handle dw_ih_o, py::handle dw_hh_o, py::handle db_ih_o, py::handle db_hh_o,
-                  uintptr_t /*stream*/) {
+                  uintptr_t stream) {
   Checker c("rnn_backward");
   OptArray x = c.get(x_o, "x", true), w_hh = c.get(w_hh_o, "w_hh", true);
   Sizes s = sizes_of(c, x, *w_hh, 1);
@@ -354,7 +381,7 @@ void rnn_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py
   OptArray dw_ih = c.get(dw_ih_o, "dw_ih", true), dw_hh = c.get(dw_hh_o, "dw_hh", true);
   OptArray db_ih = c.get(db_ih_o, "db_ih", false), db_hh = c.get(db_hh_o, "db_hh", false);
   c.check(grad_y, "grad_y", s.seq(s.H), false);
-  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_y)");
+  NNC_CHECK(!(s.cell && grad_h_n), c.op, ": grad_h_n must be None for one cell step (pass grad_h)");
   c.check(grad_h_n, "grad_h_n", s.nh(), false);
   c.check(h0, "h0", s.nh(), false);
   c.check(w_ih, "w_ih", {s.H, s.I}, false);
@@ -367,16 +394,12 @@ void rnn_backward(py::handle grad_y_o, py::handle grad_h_n_o, py::handle x_o, py
   c.check(db_ih, "db_ih", {s.H}, true);
   c.check(db_hh, "db_hh", {s.H}, true);
   c.check_overlaps();
-  check_cpu(*x, c.op);
-  py::gil_scoped_release no_gil;
-  auto run = [&](auto zero) {
+  run(*x, c.op, stream, NNC_RNN_KERNELS(cpu::RnnBackward, rnn_backward), [&](auto zero) {
     using T = decltype(zero);
-    cpu::rnn_backward<T>({s.steps, s.N, s.I, s.H, relu, ptr<T>(grad_y), ptr<T>(grad_h_n), ptr<T>(x), ptr<T>(h0),
+    return cpu::RnnBackward<T>{s.steps, s.N, s.I, s.H, relu, ptr<T>(grad_y), ptr<T>(grad_h_n), ptr<T>(x), ptr<T>(h0),
                           ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(y), ptr<T>(dx), ptr<T>(dh0), ptr<T>(dw_ih),
-                          ptr<T>(dw_hh), ptr<T>(db_ih), ptr<T>(db_hh)});
-  };
-  if (x->dtype == DType::float32) run(0.f);
-  else run(0.0);
+                          ptr<T>(dw_hh), ptr<T>(db_ih), ptr<T>(db_hh)};
+  });
 }
 
 }  // namespace

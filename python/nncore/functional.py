@@ -462,6 +462,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: input must hold integer indices, got {idx.dtype}")
     wd = weight.data
+    if wd.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {wd.shape}")
     idx = _xp(wd).asarray(idx)
     n = wd.shape[0]
     if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):

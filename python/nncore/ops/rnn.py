@@ -52,11 +52,13 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None, w_peephole=None, *, ret
     o = σ(a_o + p_o c'), h' = o tanh(c'), with p = w_peephole (3, H) rows (i, f, o)
     when given (peepholes; i and f see c, o sees c').
 
-    x (N, I), h and c (N, H). Returns (h_new, c_new), or (h_new, c_new, state)
-    with return_state=True: state (N, 5H) = [i, f, g, o, c_new] per row, the
-    input of lstm_cell_backward.
+    x (N, I), h and c (N, H) (None: zeros). Returns (h_new, c_new), or
+    (h_new, c_new, state) with return_state=True: state (N, 5H) =
+    [i, f, g, o, c_new] per row, the input of lstm_cell_backward.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_cell", x, w_hh)
+    h = _nh_or_zeros(h, n, hid, dtype, x)
+    c = _nh_or_zeros(c, n, hid, dtype, x)
     h_new = _rnn_out((n, hid), dtype, x)
     c_new = _rnn_out((n, hid), dtype, x)
     state = _rnn_out((n, 5 * hid), dtype, x)
@@ -72,6 +74,8 @@ def lstm_cell_backward(grad_h, grad_c, x, h, c, w_ih, w_hh, state, w_peephole=No
     bias=False, dw_peephole is None without peepholes.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_cell_backward", x, w_hh)
+    h = _nh_or_zeros(h, n, hid, dtype, x)
+    c = _nh_or_zeros(c, n, hid, dtype, x)
     dx = _rnn_out(x.shape, dtype, x)
     dh, dc = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
     dw_ih = _rnn_out((4 * hid, inp), dtype, x)
@@ -132,10 +136,12 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, *, return_state=False):
     z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
     h' = (1 - z) n + z h; gate rows of the weights in the order (r, z, n).
 
-    x (N, I), h (N, H). Returns h_new, or (h_new, state) with return_state=True:
-    state (N, 4H) = [r, z, n, W_hn h + b_hn] per row, the input of gru_cell_backward.
+    x (N, I), h (N, H) (None: zeros). Returns h_new, or (h_new, state) with
+    return_state=True: state (N, 4H) = [r, z, n, W_hn h + b_hn] per row, the
+    input of gru_cell_backward.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell", x, w_hh)
+    h = _nh_or_zeros(h, n, hid, dtype, x)
     h_new = _rnn_out((n, hid), dtype, x)
     state = _rnn_out((n, 4 * hid), dtype, x)
     _C.gru_forward(x, h, w_ih, w_hh, b_ih, b_hh, h_new, None, state, stream_of(x))
@@ -148,6 +154,7 @@ def gru_cell_backward(grad_h, x, h, w_ih, w_hh, state, *, bias=True):
     None when bias=False.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell_backward", x, w_hh)
+    h = _nh_or_zeros(h, n, hid, dtype, x)
     dx, dh = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
     dw_ih = _rnn_out((3 * hid, inp), dtype, x)
     dw_hh = _rnn_out((3 * hid, hid), dtype, x)
@@ -190,10 +197,11 @@ def gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, *, bias=True):
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """One Elman step (torch.nn.RNNCell): h' = act(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh),
-    act = tanh or relu. x (N, I), h (N, H); returns h_new (N, H), which is also
-    what rnn_cell_backward needs.
+    act = tanh or relu. x (N, I), h (N, H) (None: zeros); returns h_new (N, H),
+    which is also what rnn_cell_backward needs.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell", x, w_hh)
+    h = _nh_or_zeros(h, n, hid, dtype, x)
     h_new = _rnn_out((n, hid), dtype, x)
     _C.rnn_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity, h_new, None, stream_of(x))
     return h_new
@@ -204,6 +212,7 @@ def rnn_cell_backward(grad_h, x, h, h_new, w_ih, w_hh, nonlinearity="tanh", *, b
     (dx, dh, dw_ih, dw_hh, db_ih, db_hh); db_* (equal) are None when bias=False.
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell_backward", x, w_hh)
+    h = _nh_or_zeros(h, n, hid, dtype, x)
     dx, dh = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
     dw_ih = _rnn_out((hid, inp), dtype, x)
     dw_hh = _rnn_out((hid, hid), dtype, x)
