@@ -31,10 +31,6 @@ struct Avx2 {
     return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s));
   }
 
-  // p[2j] for j < n, reading only p[0 .. 2n-1)
-  static F evens(const float* p, int n) {
-    return evens_of(loadu(p, mask(2 * n - 1)), loadu(p + L, mask(2 * n - 1 - L)));
-  }
   // lo = a0 b0 a1 b1 a2 b2 a3 b3, hi = a4 b4 ... a7 b7
   static void interleave(F a, F b, F& lo, F& hi) {
     F l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7
@@ -52,12 +48,8 @@ struct Avx2 {
     F mixed = _mm256_shuffle_ps(lo, hi, 0x88);  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), 0xD8));
   }
-  static int64_t lane_stride(I offsets) { return _mm256_extract_epi32(offsets, 1); }
   static F gather_fill(const float* p, I offsets, M m, F fill) {
     return _mm256_mask_i32gather_ps(fill, p, offsets, _mm256_castsi256_ps(m), 4);
-  }
-  static F gather(const float* p, I offsets, M m) {
-    return _mm256_mask_i32gather_ps(zero(), p, offsets, _mm256_castsi256_ps(m), 4);
   }
   // running max that keeps a NaN once seen and takes a new one (as all-ones bits, a NaN)
   static F max_nan(F best, F v) { return _mm256_or_ps(_mm256_max_ps(v, best), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }

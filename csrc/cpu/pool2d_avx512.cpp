@@ -30,11 +30,6 @@ struct Avx512 {
                               _mm512_set1_epi32(s));
   }
 
-  // p[2j] for j < n, reading only p[0 .. 2n-1)
-  static F evens(const float* p, int n) {
-    const I even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_ps(loadu(p, mask(2 * n - 1)), even, loadu(p + L, mask(2 * n - 1 - L)));
-  }
   // lo = a0 b0 a1 b1 ... a7 b7, hi = a8 b8 ... a15 b15
   static void interleave(F a, F b, F& lo, F& hi) {
     lo = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
@@ -45,11 +40,7 @@ struct Avx512 {
   static F evens_of(F lo, F hi) {
     return _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), hi);
   }
-  static int64_t lane_stride(I offsets) { return _mm_extract_epi32(_mm512_castsi512_si128(offsets), 1); }
   static F gather_fill(const float* p, I offsets, M m, F fill) { return _mm512_mask_i32gather_ps(fill, m, offsets, p, 4); }
-  static F gather(const float* p, I offsets, M m) {
-    return _mm512_mask_i32gather_ps(zero(), m, offsets, p, 4);
-  }
   // running max that keeps a NaN once seen and takes a new one
   static F max_nan(F best, F v) {
     return _mm512_mask_mov_ps(_mm512_max_ps(v, best), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);

@@ -29,12 +29,84 @@ inline Interior interior_columns(const Pool2dShape& sh) {
   return {begin, std::max(begin, end)};
 }
 
-// p[j * s] for the first n lanes (j < n); other lanes 0. offsets = j * s.
-template <class V, Stride S>
-typename V::F load_lanes(const float* p, int n, typename V::I offsets) {
-  if constexpr (S == Stride::one) return V::loadu(p, V::mask(n));
-  else if constexpr (S == Stride::two) return V::evens(p, n);
-  else return V::gather(p, offsets, V::mask(n));
+// Most taps along W a chunk keeps masks for; wider kernels use the portable twin.
+constexpr int64_t kMaxTaps = 16;
+
+// One chunk of V::L neighbouring outputs of a row, starting at output
+// column ow0, and how to read its windows: for tap kw along W, lane j reads
+// input column col0 + j*s + kw*d. The masks keep the reads inside the row and
+// the chunk; lanes whose column lies outside [0, W) read `fill` (-inf for
+// max, 0 for sums). Built once per call: nothing here depends on the row.
+template <class V, Stride S, bool ZeroFill>
+struct Chunk {
+  using F = typename V::F;
+  using I = typename V::I;
+  using M = typename V::M;
+  M lo[kMaxTaps], hi[kMaxTaps];
+  I tap_at[kMaxTaps];  // input column of each lane's tap kw
+  I offsets;           // j * s
+  I first_col;         // PyTorch's first max candidate: the window's first column at or past 0
+  F fill;
+  F col_padded, col_valid;  // avg window width with and without padding
+  int64_t ow0, col0;
+  int n;
+  bool interior;
+
+  Chunk(const Pool2dShape& sh, int64_t ow0_, F fill_) : fill(fill_), ow0(ow0_), col0(ow0_ * sh.sW - sh.pW) {
+    n = int(std::min<int64_t>(V::L, sh.OW - ow0));
+    Interior in = interior_columns(sh);
+    interior = ow0 >= in.begin && ow0 + n <= in.end;
+    offsets = V::iota_times(int32_t(sh.sW));
+    auto bits = [](int64_t from, int64_t to) {  // lanes from .. to-1
+      from = std::max<int64_t>(from, 0);
+      to = std::min<int64_t>(to, V::L);
+      return to <= from ? 0u : uint32_t(((uint64_t(1) << to) - 1) & ~((uint64_t(1) << from) - 1));
+    };
+    for (int64_t kw = 0; kw < sh.kW; ++kw) {
+      int64_t at0 = col0 + kw * sh.dW, first = -at0, last = sh.W - at0;  // valid positions [first, last)
+      tap_at[kw] = V::iadd(V::iset1(int32_t(at0)), offsets);
+      if constexpr (S == Stride::one) {
+        lo[kw] = V::mask_from_bits(bits(first, std::min<int64_t>(n, last)));
+      } else if constexpr (S == Stride::two) {
+        int64_t end = std::min<int64_t>(2 * n - 1, last);
+        lo[kw] = V::mask_from_bits(bits(first, end));
+        hi[kw] = V::mask_from_bits(bits(first - V::L, end - V::L));
+      } else {
+        uint32_t m = 0;
+        for (int j = 0; j < n; ++j)
+          if (j * sh.sW >= first && j * sh.sW < last) m |= 1u << j;
+        lo[kw] = V::mask_from_bits(m);
+      }
+    }
+    alignas(64) int32_t first[V::L] = {};
+    alignas(64) float padded[V::L], valid[V::L];
+    for (int j = 0; j < V::L; ++j) {
+      int64_t ow = ow0 + std::min(j, n - 1);
+      first[j] = int32_t(max_window(ow, sh.W, sh.kW, sh.sW, sh.pW, sh.dW).start);
+      AvgWindow ww = avg_window(ow, sh.W, sh.kW, sh.sW, sh.pW);
+      padded[j] = float(ww.padded);
+      valid[j] = float(ww.end - ww.start);
+    }
+    first_col = V::iload(first);
+    col_padded = V::loadu(padded, V::mask(V::L));
+    col_valid = V::loadu(valid, V::mask(V::L));
+  }
+
+  // p points at lane 0's column for tap kw
+  F load(const float* p, int64_t kw) const {
+    if constexpr (S == Stride::one) return fill_load(p, lo[kw]);
+    else if constexpr (S == Stride::two) return V::evens_of(fill_load(p, lo[kw]), fill_load(p + V::L, hi[kw]));
+    else return V::gather_fill(p, offsets, lo[kw], fill);
+  }
+
+  F fill_load(const float* p, M m) const { return ZeroFill ? V::loadu(p, m) : V::loadu_fill(p, m, fill); }
+};
+
+template <class V, Stride S, bool ZeroFill>
+std::vector<Chunk<V, S, ZeroFill>> row_chunks(const Pool2dShape& sh, typename V::F fill) {
+  std::vector<Chunk<V, S, ZeroFill>> chunks;
+  for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) chunks.emplace_back(sh, ow0, fill);
+  return chunks;
 }
 
 template <Stride S>
@@ -49,74 +121,30 @@ inline float* thread_scratch(size_t count) {
   return buffer.data();
 }
 
-// As load_lanes, but reads only the positions p[i] with lo <= i < hi (the
-// rest of the row lies beyond the left or right end); lanes outside get fill.
-template <class V, Stride S>
-typename V::F load_lanes_clipped(const float* p, int n, typename V::I offsets, int64_t lo, int64_t hi,
-                                 typename V::F fill) {
-  auto bits = [](int64_t from, int64_t to) {  // bits from..to-1 of a lane mask
-    from = std::max<int64_t>(from, 0);
-    to = std::min<int64_t>(to, V::L);
-    return to <= from ? 0u : uint32_t(((uint64_t(1) << to) - 1) & ~((uint64_t(1) << from) - 1));
-  };
-  if constexpr (S == Stride::one) {
-    return V::loadu_fill(p, V::mask_from_bits(bits(lo, std::min<int64_t>(n, hi))), fill);
-  } else if constexpr (S == Stride::two) {
-    int64_t end = std::min<int64_t>(2 * n - 1, hi);
-    return V::evens_of(V::loadu_fill(p, V::mask_from_bits(bits(lo, end)), fill),
-                       V::loadu_fill(p + V::L, V::mask_from_bits(bits(lo - V::L, end - V::L)), fill));
-  } else {
-    int64_t s = V::lane_stride(offsets);
-    uint32_t m = 0;
-    for (int j = 0; j < n; ++j)
-      if (j * s >= lo && j * s < hi) m |= 1u << j;
-    return V::gather_fill(p, offsets, V::mask_from_bits(m), fill);
-  }
-}
-
 // ---- max ----------------------------------------------------------------
 
 // x is one (H, W) plane; y and idx (may be null) one (OH, OW) plane.
 template <class V, Stride S, bool WithIndices>
-void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
+void max_plane(const Pool2dShape& sh, const std::vector<Chunk<V, S, false>>& chunks, const float* x, float* y,
+               int64_t* idx) {
   using F = typename V::F;
   using I = typename V::I;
-  const Interior in = interior_columns(sh);
-  const I lane_offsets = V::iota_times(int32_t(sh.sW));
-  const F neg_inf = V::set1(-std::numeric_limits<float>::infinity());
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
     MaxWindow wh = max_window(oh, sh.H, sh.kH, sh.sH, sh.pH, sh.dH);
-    for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) {
-      int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
-      int64_t col0 = ow0 * sh.sW - sh.pW;  // first input column of lane 0's window
-      F best = neg_inf;
-      I best_at;
-      const bool edge = ow0 < in.begin || ow0 + n > in.end;
-      if (!edge) {
-        best_at = V::iadd(V::iset1(int32_t(wh.start * sh.W + col0)), lane_offsets);
-      } else {
-        // PyTorch's first position: the window's first column at or past 0
-        alignas(64) int32_t first[V::L] = {};
-        for (int j = 0; j < n; ++j)
-          first[j] = int32_t(wh.start * sh.W + max_window(ow0 + j, sh.W, sh.kW, sh.sW, sh.pW, sh.dW).start);
-        best_at = V::iload(first);
-      }
+    for (const auto& c : chunks) {
+      F best = c.fill;
+      I best_at = V::iadd(c.first_col, V::iset1(int32_t(wh.start * sh.W)));
       for (int64_t ih = wh.start; ih < wh.end; ih += sh.dH) {
-        const float* row = x + ih * sh.W + col0;
+        const float* row = x + ih * sh.W + c.col0;
+        const I row_at = V::iset1(int32_t(ih * sh.W));
         for (int64_t kw = 0; kw < sh.kW; ++kw) {
-          int64_t at0 = col0 + kw * sh.dW;  // input column of lane 0's tap
-          F v = edge ? load_lanes_clipped<V, S>(row + kw * sh.dW, n, lane_offsets, -at0, sh.W - at0, neg_inf)
-                     : load_lanes<V, S>(row + kw * sh.dW, n, lane_offsets);
-          if constexpr (WithIndices) {
-            I at = V::iadd(V::iset1(int32_t(ih * sh.W + col0 + kw * sh.dW)), lane_offsets);
-            V::take(best, best_at, v, at);
-          } else {
-            best = V::max_nan(best, v);
-          }
+          F v = c.load(row + kw * sh.dW, kw);
+          if constexpr (WithIndices) V::take(best, best_at, v, V::iadd(row_at, c.tap_at[kw]));
+          else best = V::max_nan(best, v);
         }
       }
-      V::storeu(y + oh * sh.OW + ow0, best, V::mask(n));
-      if constexpr (WithIndices) V::store_indices(idx + oh * sh.OW + ow0, best_at, n);
+      V::storeu(y + oh * sh.OW + c.ow0, best, V::mask(c.n));
+      if constexpr (WithIndices) V::store_indices(idx + oh * sh.OW + c.ow0, best_at, c.n);
     }
   }
 }
@@ -124,11 +152,12 @@ void max_plane(const Pool2dShape& sh, const float* x, float* y, int64_t* idx) {
 template <class V, Stride S>
 bool max_forward_as(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
   if (!stride_matches<S>(sh.sW)) return false;
+  const auto chunks = row_chunks<V, S, false>(sh, V::set1(-std::numeric_limits<float>::infinity()));
   for_each_plane(sh.planes, sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
     const float* xp = x + c * sh.H * sh.W;
     float* yp = y + c * sh.OH * sh.OW;
-    if (indices) max_plane<V, S, true>(sh, xp, yp, indices + c * sh.OH * sh.OW);
-    else max_plane<V, S, false>(sh, xp, yp, nullptr);
+    if (indices) max_plane<V, S, true>(sh, chunks, xp, yp, indices + c * sh.OH * sh.OW);
+    else max_plane<V, S, false>(sh, chunks, xp, yp, nullptr);
   });
   return true;
 }
@@ -136,7 +165,8 @@ bool max_forward_as(const Pool2dShape& sh, const float* x, float* y, int64_t* in
 template <class V>
 void max_forward(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
   // lanes carry h * W + w as int32
-  if (sh.H * sh.W >= (int64_t(1) << 31)) return max_pool2d_forward_scalar<float>(sh, x, y, indices);
+  if (sh.H * sh.W >= (int64_t(1) << 31) || sh.kW > kMaxTaps)
+    return max_pool2d_forward_scalar<float>(sh, x, y, indices);
   if (max_forward_as<V, Stride::one>(sh, x, y, indices)) return;
   if (max_forward_as<V, Stride::two>(sh, x, y, indices)) return;
   max_forward_as<V, Stride::any>(sh, x, y, indices);
@@ -153,44 +183,29 @@ typename V::F lp_term(typename V::F v) {
 // x is one (H, W) plane, y one (OH, OW) plane. lp: no padding, divisor = the
 // (ceil_mode-cut) window size, y = (sum / divisor * kH*kW)^(1/p).
 template <class V, Stride S, int Power>
-void sum_plane(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+void sum_plane(const Pool2dShape& sh, AvgDivisor div, const std::vector<Chunk<V, S, true>>& chunks, const float* x,
+               float* y) {
   using F = typename V::F;
-  const Interior in = interior_columns(sh);
-  const typename V::I lane_offsets = V::iota_times(int32_t(sh.sW));
   const F vkk = V::set1(float(sh.kH * sh.kW));
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
     AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
-    auto divisor_of = [&](int64_t ow) {
-      AvgWindow ww = avg_window(ow, sh.W, sh.kW, sh.sW, sh.pW);
-      return float(Power == 0 ? avg_divisor(div, wh, ww) : wh.padded * ww.padded);
-    };
-    const F interior_divisor = V::set1(Power == 0 ? avg_divisor(div, wh, AvgWindow{0, sh.kW, sh.kW})
-                                                  : float(wh.padded * sh.kW));
-    for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) {
-      int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
-      int64_t col0 = ow0 * sh.sW - sh.pW;
-      F divisor = interior_divisor;
-      const bool edge = ow0 < in.begin || ow0 + n > in.end;
-      if (edge) {
-        alignas(64) float each[V::L];
-        for (int j = 0; j < V::L; ++j) each[j] = j < n ? divisor_of(ow0 + j) : 1.f;
-        divisor = V::loadu(each, V::mask(V::L));
-      }
+    const F rows_padded = V::set1(float(wh.padded)), rows_valid = V::set1(float(wh.end - wh.start));
+    for (const auto& c : chunks) {
+      // PyTorch's divisor per window: override, or window size with or without padding
+      F divisor = Power == 0 && div.divisor_override != 0 ? V::set1(float(div.divisor_override))
+                  : Power != 0 || div.count_include_pad  ? V::mul(rows_padded, c.col_padded)
+                                                         : V::mul(rows_valid, c.col_valid);
       F sum = V::zero();
       for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-        const float* row = x + ih * sh.W + col0;
-        for (int64_t kw = 0; kw < sh.kW; ++kw) {
-          F v = edge ? load_lanes_clipped<V, S>(row + kw, n, lane_offsets, -(col0 + kw), sh.W - (col0 + kw), V::zero())
-                     : load_lanes<V, S>(row + kw, n, lane_offsets);
-          sum = V::add(sum, lp_term<V, Power>(v));
-        }
+        const float* row = x + ih * sh.W + c.col0;
+        for (int64_t kw = 0; kw < sh.kW; ++kw) sum = V::add(sum, lp_term<V, Power>(c.load(row + kw, kw)));
       }
       F out;
       if (wh.start >= wh.end) out = V::zero();
       else if constexpr (Power == 0) out = V::div(sum, divisor);
       else if constexpr (Power == 1) out = V::mul(V::div(sum, divisor), vkk);
       else out = V::sqrt(V::mul(V::div(sum, divisor), vkk));
-      V::storeu(y + oh * sh.OW + ow0, out, V::mask(n));
+      V::storeu(y + oh * sh.OW + c.ow0, out, V::mask(c.n));
     }
   }
 }
@@ -303,8 +318,9 @@ void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, 
 template <class V, Stride S, int Power>
 bool sum_forward_as(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
   if (!stride_matches<S>(sh.sW)) return false;
+  const auto chunks = row_chunks<V, S, true>(sh, V::zero());
   for_each_plane(sh.planes, sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
-    sum_plane<V, S, Power>(sh, div, x + c * sh.H * sh.W, y + c * sh.OH * sh.OW);
+    sum_plane<V, S, Power>(sh, div, chunks, x + c * sh.H * sh.W, y + c * sh.OH * sh.OW);
   });
   return true;
 }
@@ -323,6 +339,10 @@ bool sum_backward_as(const Pool2dShape& sh, AvgDivisor div, const float* gy, con
 
 template <class V, int Power>
 void sum_forward(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {
+  if (sh.kW > kMaxTaps) {
+    if constexpr (Power == 0) return avg_pool2d_forward_scalar<float>(sh, div, x, y);
+    else return lp_pool2d_forward_scalar<float>(sh, double(Power), x, y);
+  }
   if (sum_forward_as<V, Stride::one, Power>(sh, div, x, y)) return;
   if (sum_forward_as<V, Stride::two, Power>(sh, div, x, y)) return;
   sum_forward_as<V, Stride::any, Power>(sh, div, x, y);
