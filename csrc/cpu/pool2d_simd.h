@@ -43,7 +43,8 @@ struct Chunk {
   using I = typename V::I;
   using M = typename V::M;
   M lo[kMaxTaps], hi[kMaxTaps];
-  I tap_at[kMaxTaps];  // input column of each lane's tap kw
+  I tap_at[kMaxTaps];         // input column of each lane's tap kw
+  int64_t tap_col[kMaxTaps];  // input column of lane 0's tap kw
   I offsets;           // j * s
   I first_col;         // PyTorch's first max candidate: the window's first column at or past 0
   F fill;
@@ -65,6 +66,7 @@ struct Chunk {
     for (int64_t kw = 0; kw < sh.kW; ++kw) {
       int64_t at0 = col0 + kw * sh.dW, first = -at0, last = sh.W - at0;  // valid positions [first, last)
       tap_at[kw] = V::iadd(V::iset1(int32_t(at0)), offsets);
+      tap_col[kw] = at0;
       if constexpr (S == Stride::one) {
         lo[kw] = V::mask_from_bits(bits(first, std::min<int64_t>(n, last)));
       } else if constexpr (S == Stride::two) {
@@ -123,29 +125,52 @@ inline float* thread_scratch(size_t count) {
 
 // ---- max ----------------------------------------------------------------
 
+// One or two chunks (c1 == c0 for one) of output row oh, whose windows span
+// input rows wh: two running maxima are independent chains, interleaved to
+// hide latency.
+template <class V, Stride S, bool WithIndices, bool Two>
+void max_chunks(const Pool2dShape& sh, const Chunk<V, S, false>& c0, const Chunk<V, S, false>& c1, MaxWindow wh,
+                const float* x, float* yr, int64_t* ir) {
+  using F = typename V::F;
+  using I = typename V::I;
+  const int64_t W = sh.W, kW = sh.kW, dH = sh.dH;
+  const I start_at = V::iset1(int32_t(wh.start * W));
+  F best0 = c0.fill, best1 = c1.fill;
+  I at0 = V::iadd(c0.first_col, start_at), at1 = V::iadd(c1.first_col, start_at);
+  for (int64_t ih = wh.start; ih < wh.end; ih += dH) {
+    const float* row = x + ih * W;
+    const I row_at = V::iset1(int32_t(ih * W));
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      F v0 = c0.load(row + c0.tap_col[kw], kw);
+      if constexpr (WithIndices) V::take(best0, at0, v0, V::iadd(row_at, c0.tap_at[kw]));
+      else best0 = V::max_nan(best0, v0);
+      if constexpr (Two) {
+        F v1 = c1.load(row + c1.tap_col[kw], kw);
+        if constexpr (WithIndices) V::take(best1, at1, v1, V::iadd(row_at, c1.tap_at[kw]));
+        else best1 = V::max_nan(best1, v1);
+      }
+    }
+  }
+  V::storeu(yr + c0.ow0, best0, V::mask(c0.n));
+  if constexpr (WithIndices) V::store_indices(ir + c0.ow0, at0, c0.n);
+  if constexpr (Two) {
+    V::storeu(yr + c1.ow0, best1, V::mask(c1.n));
+    if constexpr (WithIndices) V::store_indices(ir + c1.ow0, at1, c1.n);
+  }
+}
+
 // x is one (H, W) plane; y and idx (may be null) one (OH, OW) plane.
 template <class V, Stride S, bool WithIndices>
 void max_plane(const Pool2dShape& sh, const std::vector<Chunk<V, S, false>>& chunks, const float* x, float* y,
                int64_t* idx) {
-  using F = typename V::F;
-  using I = typename V::I;
+  const size_t count = chunks.size();
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
     MaxWindow wh = max_window(oh, sh.H, sh.kH, sh.sH, sh.pH, sh.dH);
-    for (const auto& c : chunks) {
-      F best = c.fill;
-      I best_at = V::iadd(c.first_col, V::iset1(int32_t(wh.start * sh.W)));
-      for (int64_t ih = wh.start; ih < wh.end; ih += sh.dH) {
-        const float* row = x + ih * sh.W + c.col0;
-        const I row_at = V::iset1(int32_t(ih * sh.W));
-        for (int64_t kw = 0; kw < sh.kW; ++kw) {
-          F v = c.load(row + kw * sh.dW, kw);
-          if constexpr (WithIndices) V::take(best, best_at, v, V::iadd(row_at, c.tap_at[kw]));
-          else best = V::max_nan(best, v);
-        }
-      }
-      V::storeu(y + oh * sh.OW + c.ow0, best, V::mask(c.n));
-      if constexpr (WithIndices) V::store_indices(idx + oh * sh.OW + c.ow0, best_at, c.n);
-    }
+    float* yr = y + oh * sh.OW;
+    int64_t* ir = WithIndices ? idx + oh * sh.OW : nullptr;
+    size_t i = 0;
+    for (; i + 2 <= count; i += 2) max_chunks<V, S, WithIndices, true>(sh, chunks[i], chunks[i + 1], wh, x, yr, ir);
+    if (i < count) max_chunks<V, S, WithIndices, false>(sh, chunks[i], chunks[i], wh, x, yr, ir);
   }
 }
 
@@ -180,33 +205,50 @@ typename V::F lp_term(typename V::F v) {
   else return v;
 }
 
+// One or two chunks (c1 == c0 for one) of output row oh (window rows wh),
+// summed side by side.
+template <class V, Stride S, int Power, bool Two>
+void sum_chunks(const Pool2dShape& sh, AvgDivisor div, const Chunk<V, S, true>& c0, const Chunk<V, S, true>& c1,
+                AvgWindow wh, const float* x, float* yr) {
+  using F = typename V::F;
+  const int64_t W = sh.W, kW = sh.kW;
+  F sum0 = V::zero(), sum1 = V::zero();
+  for (int64_t ih = wh.start; ih < wh.end; ++ih) {
+    const float* row = x + ih * W;
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      sum0 = V::add(sum0, lp_term<V, Power>(c0.load(row + c0.tap_col[kw], kw)));
+      if constexpr (Two) sum1 = V::add(sum1, lp_term<V, Power>(c1.load(row + c1.tap_col[kw], kw)));
+    }
+  }
+  const F rows_padded = V::set1(float(wh.padded)), rows_valid = V::set1(float(wh.end - wh.start));
+  const F vkk = V::set1(float(sh.kH * sh.kW));
+  auto finish = [&](const Chunk<V, S, true>& c, F sum) {
+    // PyTorch's divisor per window: override, or window size with or without padding
+    F divisor = Power == 0 && div.divisor_override != 0 ? V::set1(float(div.divisor_override))
+                : Power != 0 || div.count_include_pad  ? V::mul(rows_padded, c.col_padded)
+                                                       : V::mul(rows_valid, c.col_valid);
+    F out;
+    if (wh.start >= wh.end) out = V::zero();
+    else if constexpr (Power == 0) out = V::div(sum, divisor);
+    else if constexpr (Power == 1) out = V::mul(V::div(sum, divisor), vkk);
+    else out = V::sqrt(V::mul(V::div(sum, divisor), vkk));
+    V::storeu(yr + c.ow0, out, V::mask(c.n));
+  };
+  finish(c0, sum0);
+  if constexpr (Two) finish(c1, sum1);
+}
+
 // x is one (H, W) plane, y one (OH, OW) plane. lp: no padding, divisor = the
 // (ceil_mode-cut) window size, y = (sum / divisor * kH*kW)^(1/p).
 template <class V, Stride S, int Power>
 void sum_plane(const Pool2dShape& sh, AvgDivisor div, const std::vector<Chunk<V, S, true>>& chunks, const float* x,
                float* y) {
-  using F = typename V::F;
-  const F vkk = V::set1(float(sh.kH * sh.kW));
+  const size_t count = chunks.size();
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
     AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
-    const F rows_padded = V::set1(float(wh.padded)), rows_valid = V::set1(float(wh.end - wh.start));
-    for (const auto& c : chunks) {
-      // PyTorch's divisor per window: override, or window size with or without padding
-      F divisor = Power == 0 && div.divisor_override != 0 ? V::set1(float(div.divisor_override))
-                  : Power != 0 || div.count_include_pad  ? V::mul(rows_padded, c.col_padded)
-                                                         : V::mul(rows_valid, c.col_valid);
-      F sum = V::zero();
-      for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-        const float* row = x + ih * sh.W + c.col0;
-        for (int64_t kw = 0; kw < sh.kW; ++kw) sum = V::add(sum, lp_term<V, Power>(c.load(row + kw, kw)));
-      }
-      F out;
-      if (wh.start >= wh.end) out = V::zero();
-      else if constexpr (Power == 0) out = V::div(sum, divisor);
-      else if constexpr (Power == 1) out = V::mul(V::div(sum, divisor), vkk);
-      else out = V::sqrt(V::mul(V::div(sum, divisor), vkk));
-      V::storeu(y + oh * sh.OW + c.ow0, out, V::mask(c.n));
-    }
+    size_t i = 0;
+    for (; i + 2 <= count; i += 2) sum_chunks<V, S, Power, true>(sh, div, chunks[i], chunks[i + 1], wh, x, y + oh * sh.OW);
+    if (i < count) sum_chunks<V, S, Power, false>(sh, div, chunks[i], chunks[i], wh, x, y + oh * sh.OW);
   }
 }
 
