@@ -2,7 +2,6 @@
 NumPy references and PyTorch): every op, forward and backward, odd sizes,
 option combinations, NaN and ties, float32 and float64."""
 
-import itertools
 import math
 
 import numpy as np
