@@ -402,6 +402,16 @@ def test_results_identical_across_runs_and_threads(rng):
         nncore.set_num_threads(before)
 
 
+def test_kernels_wider_than_the_simd_tap_table(each_isa, rng):
+    x = rng.standard_normal((2, 3, 5, 41)).astype(np.float32)
+    for k, s, p in [((2, 17), (1, 3), (1, 8)), ((1, 20), (1, 1), (0, 0))]:
+        want, want_idx = ref_max(x, k, s, p, (1, 1), False)
+        y, idx = ops.max_pool2d(x, k, s, p, return_indices=True)
+        assert np.array_equal(y, want) and np.array_equal(idx, want_idx)
+        assert_close(ops.avg_pool2d(x, k, s, p), ref_avg(x, k, s, p, False, True, None))
+        assert_close(ops.lp_pool2d(x, 2, k, s), ref_lp(x, 2, k, s, False), 1e-5, 1e-5)
+
+
 def test_float64_and_3d_inputs(rng):
     x = rng.standard_normal((3, 9, 10))
     y, idx = ops.max_pool2d(x, 2, return_indices=True)

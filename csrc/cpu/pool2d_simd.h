@@ -45,18 +45,15 @@ struct Chunk {
   M lo[kMaxTaps], hi[kMaxTaps];
   I tap_at[kMaxTaps];         // input column of each lane's tap kw
   int64_t tap_col[kMaxTaps];  // input column of lane 0's tap kw
-  I offsets;           // j * s
-  I first_col;         // PyTorch's first max candidate: the window's first column at or past 0
+  I offsets;                  // j * s
+  I first_col;                // PyTorch's first max candidate: the window's first column at or past 0
   F fill;
   F col_padded, col_valid;  // avg window width with and without padding
   int64_t ow0, col0;
   int n;
-  bool interior;
 
   Chunk(const Pool2dShape& sh, int64_t ow0_, F fill_) : fill(fill_), ow0(ow0_), col0(ow0_ * sh.sW - sh.pW) {
     n = int(std::min<int64_t>(V::L, sh.OW - ow0));
-    Interior in = interior_columns(sh);
-    interior = ow0 >= in.begin && ow0 + n <= in.end;
     offsets = V::iota_times(int32_t(sh.sW));
     auto bits = [](int64_t from, int64_t to) {  // lanes from .. to-1
       from = std::max<int64_t>(from, 0);
