@@ -382,6 +382,26 @@ def test_simd_twins_match_scalar_on_a_large_input(rng):
                 np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
 
 
+def test_outputs_too_big_for_cache_are_streamed_and_right(rng):
+    # gradients over 8 MB leave through streaming stores from a staged plane
+    x = rng.standard_normal((3, 64, 107, 109)).astype(np.float32)
+    y, idx = ops.max_pool2d(x, 3, 2, 1, return_indices=True)
+    y, idx = y.copy(), idx.copy()
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    lp_y = ops.lp_pool2d(x, 2, 2).copy()
+    lp_gy = rng.standard_normal(lp_y.shape).astype(np.float32)
+    cases = [lambda: ops.max_pool2d_backward(gy, idx, x.shape, 3, 2, 1),
+             lambda: ops.avg_pool2d_backward(gy, x.shape, 3, 2, 1),
+             lambda: ops.lp_pool2d_backward(lp_gy, x, lp_y, 2, 2)]
+    for case in cases:
+        with isa("scalar"):
+            want = case().copy()
+        for name in available_simd():
+            with isa(name):
+                got = case()
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_results_identical_across_runs_and_threads(rng):
     x = rng.standard_normal((4, 16, 33, 35)).astype(np.float32)
     before = nncore.get_num_threads()

@@ -67,6 +67,12 @@ struct Avx2 {
       _mm256_maskstore_epi64(q + 4, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)),
                              _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1)));
   }
+  // 64 bytes to a 64-byte aligned dst, bypassing the cache
+  static void stream64(float* dst, const float* src) {
+    _mm256_stream_ps(dst, _mm256_loadu_ps(src));
+    _mm256_stream_ps(dst + 8, _mm256_loadu_ps(src + 8));
+  }
+  static void fence() { _mm_sfence(); }
   static F zero_where_zero(F ref, F v) { return _mm256_and_ps(_mm256_cmp_ps(ref, zero(), _CMP_NEQ_UQ), v); }
 };
 
@@ -79,6 +85,10 @@ namespace nnc::cpu {
 
 void max_pool2d_forward_avx2(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
   max_forward<Avx2>(sh, x, y, indices);
+}
+
+bool max_pool2d_backward_avx2(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx) {
+  return max_backward<Avx2>(sh, gy, indices, gx);
 }
 
 void avg_pool2d_forward_avx2(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {

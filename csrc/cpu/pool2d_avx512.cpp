@@ -55,6 +55,9 @@ struct Avx512 {
     _mm512_mask_storeu_epi64(p, __mmask8(m & 0xFF), _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
     if (n > 8) _mm512_mask_storeu_epi64(p + 8, __mmask8(m >> 8), _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
   }
+  // 64 bytes to a 64-byte aligned dst, bypassing the cache
+  static void stream64(float* dst, const float* src) { _mm512_stream_ps(dst, _mm512_loadu_ps(src)); }
+  static void fence() { _mm_sfence(); }
   static F zero_where_zero(F ref, F v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(ref, zero(), _CMP_NEQ_UQ), v); }
 };
 
@@ -67,6 +70,10 @@ namespace nnc::cpu {
 
 void max_pool2d_forward_avx512(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
   max_forward<Avx512>(sh, x, y, indices);
+}
+
+bool max_pool2d_backward_avx512(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx) {
+  return max_backward<Avx512>(sh, gy, indices, gx);
 }
 
 void avg_pool2d_forward_avx512(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y) {

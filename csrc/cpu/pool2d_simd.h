@@ -5,6 +5,7 @@
 // Included by pool2d_avx2.cpp and pool2d_avx512.cpp after they define V.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -296,20 +297,35 @@ void fill_coefficients(const Pool2dShape& sh, AvgDivisor div, const float* gy, c
   }
 }
 
-// Scratch for the coefficients, one per thread, kept between calls.
-inline float* coefficient_scratch(size_t count) { return thread_scratch(count); }
+// Outputs bigger than this go out with streaming stores: they would not stay
+// in cache, and streaming saves reading their lines before writing them.
+constexpr int64_t kStreamBytes = int64_t(8) << 20;
+
+// Copies n floats from an L1-resident buffer to dst, with streaming stores
+// (no read-for-ownership of dst's lines) wherever dst is 64-byte aligned.
+template <class V>
+void stream_out(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
+  for (; i + 16 <= n; i += 16) V::stream64(dst + i, src + i);
+  for (; i < n; ++i) dst[i] = src[i];
+}
 
 // gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. Stride
-// along W is 1 or 2 (S), dilation 1.
+// along W is 1 or 2 (S), dilation 1. With `stream`, the plane is built in
+// scratch and streamed out (for outputs too big to stay in cache).
 template <class V, Stride S, int Power>
 void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
-                        float* gx) {
+                        float* gx, bool stream) {
   using F = typename V::F;
   constexpr int64_t s = S == Stride::two ? 2 : 1;
   constexpr int64_t span = s * V::L;  // input columns per step
   const int64_t lead = sh.kW + 1;
   const int64_t row = lead + std::max(sh.OW, (sh.W + sh.pW + 1) / s + 1) + V::L + 1;
-  float* coef = coefficient_scratch(size_t(sh.OH * row));
+  const int64_t plane = sh.H * sh.W;
+  float* coef = thread_scratch(size_t(sh.OH * row + plane + 16));
+  float* const gx_plane = gx;
+  if (stream) gx = coef + sh.OH * row;
   fill_coefficients<V, Power>(sh, div, gy, y, coef, lead, row);
   for (int64_t ih = 0; ih < sh.H; ++ih) {
     // output rows whose windows hold input row ih
@@ -352,6 +368,37 @@ void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, 
       }
     }
   }
+  if (stream) stream_out<V>(gx_plane, gx, plane);
+}
+
+// Backward of max: per plane, zero then scatter gy to its indices in output
+// order, in scratch when the output is streamed. False: an index outside the plane.
+template <class V>
+bool max_backward(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx) {
+  const int64_t plane = sh.H * sh.W, out_plane = sh.OH * sh.OW;
+  const bool stream = sh.planes * plane * int64_t(sizeof(float)) > kStreamBytes;
+  std::atomic<bool> in_range{true};
+  for_each_plane(sh.planes, plane + out_plane, [&](int64_t c) {
+    float* g = stream ? thread_scratch(size_t(plane)) : gx + c * plane;
+    std::fill(g, g + plane, 0.f);
+    const float* gyp = gy + c * out_plane;
+    const int64_t* ip = indices + c * out_plane;
+    bool ok = true;
+    for (int64_t o = 0; o < out_plane; ++o) {
+      int64_t at = ip[o];
+      if (at < 0 || at >= plane) {
+        ok = false;
+        continue;
+      }
+      g[at] += gyp[o];
+    }
+    if (!ok) in_range.store(false, std::memory_order_relaxed);
+    if (stream) {
+      stream_out<V>(gx + c * plane, g, plane);
+      V::fence();
+    }
+  });
+  return in_range.load();
 }
 
 template <class V, Stride S, int Power>
@@ -368,10 +415,12 @@ template <class V, Stride S, int Power>
 bool sum_backward_as(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
                      float* gx) {
   if (!stride_matches<S>(sh.sW)) return false;
+  const bool stream = sh.planes * sh.H * sh.W * int64_t(sizeof(float)) > kStreamBytes;
   for_each_plane(sh.planes, sh.H * sh.W * sh.kH * sh.kW / 4, [&](int64_t c) {
     int64_t in_at = c * sh.H * sh.W, out_at = c * sh.OH * sh.OW;
     sum_plane_backward<V, S, Power>(sh, div, gy + out_at, x ? x + in_at : nullptr, y ? y + out_at : nullptr,
-                                    gx + in_at);
+                                    gx + in_at, stream);
+    if (stream) V::fence();
   });
   return true;
 }
