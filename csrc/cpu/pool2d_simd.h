@@ -378,25 +378,25 @@ bool max_backward(const Pool2dShape& sh, const float* gy, const int64_t* indices
   const int64_t plane = sh.H * sh.W, out_plane = sh.OH * sh.OW;
   const bool stream = sh.planes * plane * int64_t(sizeof(float)) > kStreamBytes;
   std::atomic<bool> in_range{true};
-  for_each_plane(sh.planes, plane + out_plane, [&](int64_t c) {
-    float* g = stream ? thread_scratch(size_t(plane)) : gx + c * plane;
-    std::fill(g, g + plane, 0.f);
-    const float* gyp = gy + c * out_plane;
-    const int64_t* ip = indices + c * out_plane;
+  for_each_plane_range(sh.planes, plane + out_plane, [&](int64_t begin, int64_t end) {
     bool ok = true;
-    for (int64_t o = 0; o < out_plane; ++o) {
-      int64_t at = ip[o];
-      if (at < 0 || at >= plane) {
-        ok = false;
-        continue;
+    for (int64_t c = begin; c < end; ++c) {
+      float* g = stream ? thread_scratch(size_t(plane)) : gx + c * plane;
+      std::fill(g, g + plane, 0.f);
+      const float* gyp = gy + c * out_plane;
+      const int64_t* ip = indices + c * out_plane;
+      for (int64_t o = 0; o < out_plane; ++o) {
+        int64_t at = ip[o];
+        if (at < 0 || at >= plane) {
+          ok = false;
+          continue;
+        }
+        g[at] += gyp[o];
       }
-      g[at] += gyp[o];
+      if (stream) stream_out<V>(gx + c * plane, g, plane);
     }
+    if (stream) V::fence();
     if (!ok) in_range.store(false, std::memory_order_relaxed);
-    if (stream) {
-      stream_out<V>(gx + c * plane, g, plane);
-      V::fence();
-    }
   });
   return in_range.load();
 }
@@ -416,10 +416,12 @@ bool sum_backward_as(const Pool2dShape& sh, AvgDivisor div, const float* gy, con
                      float* gx) {
   if (!stride_matches<S>(sh.sW)) return false;
   const bool stream = sh.planes * sh.H * sh.W * int64_t(sizeof(float)) > kStreamBytes;
-  for_each_plane(sh.planes, sh.H * sh.W * sh.kH * sh.kW / 4, [&](int64_t c) {
-    int64_t in_at = c * sh.H * sh.W, out_at = c * sh.OH * sh.OW;
-    sum_plane_backward<V, S, Power>(sh, div, gy + out_at, x ? x + in_at : nullptr, y ? y + out_at : nullptr,
-                                    gx + in_at, stream);
+  for_each_plane_range(sh.planes, sh.H * sh.W * sh.kH * sh.kW / 4, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      int64_t in_at = c * sh.H * sh.W, out_at = c * sh.OH * sh.OW;
+      sum_plane_backward<V, S, Power>(sh, div, gy + out_at, x ? x + in_at : nullptr, y ? y + out_at : nullptr,
+                                      gx + in_at, stream);
+    }
     if (stream) V::fence();
   });
   return true;
