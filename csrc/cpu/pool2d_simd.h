@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -122,25 +121,6 @@ inline float* thread_scratch(size_t count) {
   return buffer.data();
 }
 
-// Outputs bigger than this go out with streaming stores: they would not stay
-// in cache, and streaming saves reading their lines before writing them.
-constexpr int64_t kStreamBytes = int64_t(8) << 20;
-
-// Copies `bytes` (a multiple of 4) from an L1-resident buffer to dst, with
-// streaming stores (no read-for-ownership of dst's lines) where dst is
-// 64-byte aligned.
-template <class V>
-void stream_out(void* dst_, const void* src_, int64_t bytes) {
-  auto* dst = static_cast<char*>(dst_);
-  auto* src = static_cast<const char*>(src_);
-  int64_t head = std::min<int64_t>(bytes, (64 - int64_t(reinterpret_cast<uintptr_t>(dst) & 63)) & 63);
-  std::memcpy(dst, src, size_t(head));
-  int64_t i = head;
-  for (; i + 64 <= bytes; i += 64)
-    V::stream64(reinterpret_cast<float*>(dst + i), reinterpret_cast<const float*>(src + i));
-  std::memcpy(dst + i, src + i, size_t(bytes - i));
-}
-
 // ---- max ----------------------------------------------------------------
 
 // One or two chunks (c1 == c0 for one) of output row oh, whose windows span
@@ -192,29 +172,15 @@ void max_plane(const Pool2dShape& sh, const std::vector<Chunk<V, S, false>>& chu
   }
 }
 
-// Outputs (and indices) over kStreamBytes are built per plane in scratch and streamed out.
 template <class V, Stride S>
 bool max_forward_as(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
   if (!stride_matches<S>(sh.sW)) return false;
   const auto chunks = row_chunks<V, S, false>(sh, V::set1(-std::numeric_limits<float>::infinity()));
-  const int64_t out_plane = sh.OH * sh.OW;
-  const int64_t bytes_per_out = int64_t(sizeof(float)) + (indices ? int64_t(sizeof(int64_t)) : 0);
-  const bool stream = sh.planes * out_plane * bytes_per_out > kStreamBytes;
-  for_each_plane_range(sh.planes, out_plane * sh.kH * sh.kW / 4, [&](int64_t begin, int64_t end) {
-    float* staged_y = stream ? thread_scratch(size_t(out_plane * 3 + 16)) : nullptr;
-    auto* staged_indices = stream ? reinterpret_cast<int64_t*>(staged_y + (out_plane + 15) / 16 * 16) : nullptr;
-    for (int64_t c = begin; c < end; ++c) {
-      const float* xp = x + c * sh.H * sh.W;
-      float* yp = stream ? staged_y : y + c * out_plane;
-      int64_t* ip = indices ? (stream ? staged_indices : indices + c * out_plane) : nullptr;
-      if (indices) max_plane<V, S, true>(sh, chunks, xp, yp, ip);
-      else max_plane<V, S, false>(sh, chunks, xp, yp, nullptr);
-      if (stream) {
-        stream_out<V>(y + c * out_plane, yp, out_plane * int64_t(sizeof(float)));
-        if (indices) stream_out<V>(indices + c * out_plane, ip, out_plane * int64_t(sizeof(int64_t)));
-      }
-    }
-    if (stream) V::fence();
+  for_each_plane(sh.planes, sh.OH * sh.OW * sh.kH * sh.kW / 4, [&](int64_t c) {
+    const float* xp = x + c * sh.H * sh.W;
+    float* yp = y + c * sh.OH * sh.OW;
+    if (indices) max_plane<V, S, true>(sh, chunks, xp, yp, indices + c * sh.OH * sh.OW);
+    else max_plane<V, S, false>(sh, chunks, xp, yp, nullptr);
   });
   return true;
 }
@@ -331,6 +297,20 @@ void fill_coefficients(const Pool2dShape& sh, AvgDivisor div, const float* gy, c
   }
 }
 
+// Outputs bigger than this go out with streaming stores: they would not stay
+// in cache, and streaming saves reading their lines before writing them.
+constexpr int64_t kStreamBytes = int64_t(8) << 20;
+
+// Copies n floats from an L1-resident buffer to dst, with streaming stores
+// (no read-for-ownership of dst's lines) wherever dst is 64-byte aligned.
+template <class V>
+void stream_out(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
+  for (; i + 16 <= n; i += 16) V::stream64(dst + i, src + i);
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 // gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. Stride
 // along W is 1 or 2 (S), dilation 1. With `stream`, the plane is built in
 // scratch and streamed out (for outputs too big to stay in cache).
@@ -388,7 +368,7 @@ void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, 
       }
     }
   }
-  if (stream) stream_out<V>(gx_plane, gx, plane * int64_t(sizeof(float)));
+  if (stream) stream_out<V>(gx_plane, gx, plane);
 }
 
 // Backward of max: per plane, zero then scatter gy to its indices in output
@@ -413,7 +393,7 @@ bool max_backward(const Pool2dShape& sh, const float* gy, const int64_t* indices
         }
         g[at] += gyp[o];
       }
-      if (stream) stream_out<V>(gx + c * plane, g, plane * int64_t(sizeof(float)));
+      if (stream) stream_out<V>(gx + c * plane, g, plane);
     }
     if (stream) V::fence();
     if (!ok) in_range.store(false, std::memory_order_relaxed);
