@@ -73,6 +73,26 @@ struct Avx2 {
     _mm256_stream_ps(dst + 8, _mm256_loadu_ps(src + 8));
   }
   static void fence() { _mm_sfence(); }
+  // p[0..n) as int32 lanes; false when one lies outside [0, limit)
+  static bool load_indices(const int64_t* p, int n, int64_t limit, I& out) {
+    M m = mask(n);
+    auto* q = reinterpret_cast<const long long*>(p);
+    I a = _mm256_maskload_epi64(q, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(m)));
+    I b = _mm256_maskload_epi64(q + 4, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)));
+    I lim = _mm256_set1_epi64x(limit), below = _mm256_set1_epi64x(-1);
+    I good = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi64(lim, a), _mm256_cmpgt_epi64(a, below)),
+                              _mm256_and_si256(_mm256_cmpgt_epi64(lim, b), _mm256_cmpgt_epi64(b, below)));
+    const I low_halves = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    out = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(a, low_halves),
+                                    _mm256_permutevar8x32_epi32(b, low_halves), 0x20);
+    return _mm256_movemask_epi8(good) == -1;
+  }
+  static M ieq(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
+  static M mask_or(M a, M b) { return _mm256_or_si256(a, b); }
+  static F select(M m, F v) { return _mm256_and_ps(_mm256_castsi256_ps(m), v); }
+  static bool all_lanes(M m, int n) {
+    return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(m, _mm256_xor_si256(mask(n), _mm256_set1_epi32(-1))))) == 0xFF;
+  }
   static F zero_where_zero(F ref, F v) { return _mm256_and_ps(_mm256_cmp_ps(ref, zero(), _CMP_NEQ_UQ), v); }
 };
 

@@ -58,6 +58,20 @@ struct Avx512 {
   // 64 bytes to a 64-byte aligned dst, bypassing the cache
   static void stream64(float* dst, const float* src) { _mm512_stream_ps(dst, _mm512_loadu_ps(src)); }
   static void fence() { _mm_sfence(); }
+  // p[0..n) as int32 lanes; false when one lies outside [0, limit)
+  static bool load_indices(const int64_t* p, int n, int64_t limit, I& out) {
+    M m = mask(n);
+    __m512i a = _mm512_maskz_loadu_epi64(__mmask8(m & 0xFF), p);
+    __m512i b = _mm512_maskz_loadu_epi64(__mmask8(m >> 8), p + 8);
+    __m512i lim = _mm512_set1_epi64(limit);
+    bool ok = _mm512_cmplt_epu64_mask(a, lim) == 0xFF && _mm512_cmplt_epu64_mask(b, lim) == 0xFF;
+    out = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a)), _mm512_cvtepi64_epi32(b), 1);
+    return ok;
+  }
+  static M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
+  static M mask_or(M a, M b) { return M(a | b); }
+  static F select(M m, F v) { return _mm512_maskz_mov_ps(m, v); }
+  static bool all_lanes(M m, int n) { return (m | M(~mask(n))) == M(0xFFFF); }
   static F zero_where_zero(F ref, F v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(ref, zero(), _CMP_NEQ_UQ), v); }
 };
 

@@ -311,6 +311,47 @@ void stream_out(float* dst, const float* src, int64_t n) {
   for (; i < n; ++i) dst[i] = src[i];
 }
 
+// Windows 2 wide, stride 2 along W, kH tall with stride kH, no padding,
+// tiling the plane exactly: every input element lies in exactly one window.
+inline bool tiles_by_two(const Pool2dShape& sh) {
+  return sh.kW == 2 && sh.sW == 2 && sh.pW == 0 && sh.dW == 1 && sh.kH == sh.sH && sh.pH == 0 && sh.dH == 1 &&
+         sh.W == 2 * sh.OW && sh.H == sh.kH * sh.OH;
+}
+
+// tiles_by_two planes: each gradient row is its window's share, duplicated
+// into both columns (times x for lp with p = 2); nothing to accumulate.
+template <class V, int Power>
+void sum_plane_backward_tiled(const Pool2dShape& sh, AvgDivisor div, const float* gy, const float* x, const float* y,
+                              float* gx) {
+  using F = typename V::F;
+  const float divisor = float(Power == 0 && div.divisor_override != 0 ? div.divisor_override : sh.kH * sh.kW);
+  const F vdiv = V::set1(divisor), vscale = V::set1(float(sh.kH * sh.kW) / divisor);
+  for (int64_t oh = 0; oh < sh.OH; ++oh)
+    for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) {
+      int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
+      typename V::M m = V::mask(n), mlo = V::mask(2 * n), mhi = V::mask(2 * n - V::L);
+      F g = V::loadu(gy + oh * sh.OW + ow0, m), share;
+      if constexpr (Power == 0) {
+        share = V::div(g, vdiv);
+      } else {
+        F yv = V::loadu(y + oh * sh.OW + ow0, m);
+        share = V::zero_where_zero(yv, Power == 1 ? V::mul(g, vscale) : V::div(V::mul(g, vscale), yv));
+      }
+      F lo, hi;
+      V::interleave(share, share, lo, hi);
+      for (int64_t ih = oh * sh.kH; ih < (oh + 1) * sh.kH; ++ih) {
+        int64_t at = ih * sh.W + 2 * ow0;
+        F a = lo, b = hi;
+        if constexpr (Power == 2) {
+          a = V::mul(a, V::loadu(x + at, mlo));
+          b = V::mul(b, V::loadu(x + at + V::L, mhi));
+        }
+        V::storeu(gx + at, a, mlo);
+        if (n * 2 > V::L) V::storeu(gx + at + V::L, b, mhi);
+      }
+    }
+}
+
 // gy is one (OH, OW) plane; x, y (lp only) and gx one (H, W) plane. Stride
 // along W is 1 or 2 (S), dilation 1. With `stream`, the plane is built in
 // scratch and streamed out (for outputs too big to stay in cache).
@@ -326,6 +367,11 @@ void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, 
   float* coef = thread_scratch(size_t(sh.OH * row + plane + 16));
   float* const gx_plane = gx;
   if (stream) gx = coef + sh.OH * row;
+  if (S == Stride::two && tiles_by_two(sh)) {
+    sum_plane_backward_tiled<V, Power>(sh, div, gy, x, y, gx);
+    if (stream) stream_out<V>(gx_plane, gx, plane);
+    return;
+  }
   fill_coefficients<V, Power>(sh, div, gy, y, coef, lead, row);
   for (int64_t ih = 0; ih < sh.H; ++ih) {
     // output rows whose windows hold input row ih
@@ -371,20 +417,54 @@ void sum_plane_backward(const Pool2dShape& sh, AvgDivisor div, const float* gy, 
   if (stream) stream_out<V>(gx_plane, gx, plane);
 }
 
+// tiles_by_two planes: every window writes its own 2 x kH block, gy where
+// the index points and 0 elsewhere. False (plane left for the scatter) when
+// an index lies outside its window.
+template <class V>
+bool max_plane_backward_tiled(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* g) {
+  using F = typename V::F;
+  using I = typename V::I;
+  const I lane_cols = V::iota_times(2);
+  for (int64_t oh = 0; oh < sh.OH; ++oh)
+    for (int64_t ow0 = 0; ow0 < sh.OW; ow0 += V::L) {
+      int n = int(std::min<int64_t>(V::L, sh.OW - ow0));
+      I at;
+      if (!V::load_indices(indices + oh * sh.OW + ow0, n, sh.H * sh.W, at)) return false;
+      F v = V::loadu(gy + oh * sh.OW + ow0, V::mask(n));
+      typename V::M hit = V::mask(0), mlo = V::mask(2 * n), mhi = V::mask(2 * n - V::L);
+      for (int64_t ih = oh * sh.kH; ih < (oh + 1) * sh.kH; ++ih) {
+        I left = V::iadd(V::iset1(int32_t(ih * sh.W + 2 * ow0)), lane_cols);
+        typename V::M on_left = V::ieq(at, left), on_right = V::ieq(at, V::iadd(left, V::iset1(1)));
+        hit = V::mask_or(hit, V::mask_or(on_left, on_right));
+        F lo, hi;
+        V::interleave(V::select(on_left, v), V::select(on_right, v), lo, hi);
+        V::storeu(g + ih * sh.W + 2 * ow0, lo, mlo);
+        if (n * 2 > V::L) V::storeu(g + ih * sh.W + 2 * ow0 + V::L, hi, mhi);
+      }
+      if (!V::all_lanes(hit, n)) return false;
+    }
+  return true;
+}
+
 // Backward of max: per plane, zero then scatter gy to its indices in output
 // order, in scratch when the output is streamed. False: an index outside the plane.
 template <class V>
 bool max_backward(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx) {
   const int64_t plane = sh.H * sh.W, out_plane = sh.OH * sh.OW;
   const bool stream = sh.planes * plane * int64_t(sizeof(float)) > kStreamBytes;
+  const bool tiled = tiles_by_two(sh);
   std::atomic<bool> in_range{true};
   for_each_plane_range(sh.planes, plane + out_plane, [&](int64_t begin, int64_t end) {
     bool ok = true;
     for (int64_t c = begin; c < end; ++c) {
       float* g = stream ? thread_scratch(size_t(plane)) : gx + c * plane;
-      std::fill(g, g + plane, 0.f);
       const float* gyp = gy + c * out_plane;
       const int64_t* ip = indices + c * out_plane;
+      if (tiled && max_plane_backward_tiled<V>(sh, gyp, ip, g)) {
+        if (stream) stream_out<V>(gx + c * plane, g, plane);
+        continue;
+      }
+      std::fill(g, g + plane, 0.f);
       for (int64_t o = 0; o < out_plane; ++o) {
         int64_t at = ip[o];
         if (at < 0 || at >= plane) {
