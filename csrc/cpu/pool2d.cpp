@@ -26,9 +26,9 @@ void max_pool2d_forward_scalar(const Pool2dShape& sh, const T* x, T* y, int64_t*
   });
 }
 
-// The backward of every max: a scatter per plane, in output order, so
-// overlapping windows add up deterministically. The plane stays in cache
-// between the zeroing and the scatter.
+// Backward of max: a scatter per plane, in output order, so overlapping
+// windows add up deterministically. The plane stays in cache between the
+// zeroing and the scatter.
 template <typename T>
 bool max_pool2d_backward_scalar(const Pool2dShape& sh, const T* gy, const int64_t* indices, T* gx) {
   const int64_t plane = sh.H * sh.W, out_plane = sh.OH * sh.OW;
