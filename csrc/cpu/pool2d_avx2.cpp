@@ -23,6 +23,7 @@ struct Avx2 {
   static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static F sqrt(F a) { return _mm256_sqrt_ps(a); }
   static F loadu(const float* p, M m) { return _mm256_maskload_ps(p, m); }
+  static F loadu_all(const float* p) { return _mm256_loadu_ps(p); }
   static void storeu(float* p, F v, M m) { _mm256_maskstore_ps(p, m, v); }
   static I iset1(int32_t v) { return _mm256_set1_epi32(v); }
   static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }

@@ -21,6 +21,7 @@ struct Avx512 {
   static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static F sqrt(F a) { return _mm512_sqrt_ps(a); }
   static F loadu(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  static F loadu_all(const float* p) { return _mm512_loadu_ps(p); }
   static void storeu(float* p, F v, M m) { _mm512_mask_storeu_ps(p, m, v); }
   static I iset1(int32_t v) { return _mm512_set1_epi32(v); }
   static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }

@@ -52,10 +52,13 @@ struct Chunk {
   F col_padded, col_valid;  // avg window width with and without padding
   int64_t ow0, col0;
   int n;
+  bool full;  // every lane in use and every tap's loads wholly inside the row: no masks needed
 
   Chunk(const Pool2dShape& sh, int64_t ow0_, F fill_) : fill(fill_), ow0(ow0_), col0(ow0_ * sh.sW - sh.pW) {
     n = int(std::min<int64_t>(V::L, sh.OW - ow0));
     offsets = V::iota_times(int32_t(sh.sW));
+    const int64_t span = S == Stride::two ? 2 * V::L : V::L;  // floats one unmasked load reads
+    full = S != Stride::any && n == V::L && col0 >= 0 && col0 + (sh.kW - 1) * sh.dW + span <= sh.W;
     auto bits = [](int64_t from, int64_t to) {  // lanes from .. to-1
       from = std::max<int64_t>(from, 0);
       to = std::min<int64_t>(to, V::L);
@@ -92,9 +95,12 @@ struct Chunk {
     col_valid = V::loadu(valid, V::mask(V::L));
   }
 
-  // p points at lane 0's column for tap kw
+  // p points at lane 0's column for tap kw; Full: the chunk is `full`
+  template <bool Full>
   F load(const float* p, int64_t kw) const {
-    if constexpr (S == Stride::one) return fill_load(p, lo[kw]);
+    if constexpr (Full && S == Stride::one) return V::loadu_all(p);
+    else if constexpr (Full && S == Stride::two) return V::evens_of(V::loadu_all(p), V::loadu_all(p + V::L));
+    else if constexpr (S == Stride::one) return fill_load(p, lo[kw]);
     else if constexpr (S == Stride::two) return V::evens_of(fill_load(p, lo[kw]), fill_load(p + V::L, hi[kw]));
     else return V::gather_fill(p, offsets, lo[kw], fill);
   }
@@ -126,7 +132,7 @@ inline float* thread_scratch(size_t count) {
 // One or two chunks (c1 == c0 for one) of output row oh, whose windows span
 // input rows wh: two running maxima are independent chains, interleaved to
 // hide latency.
-template <class V, Stride S, bool WithIndices, bool Two>
+template <class V, Stride S, bool WithIndices, bool Two, bool Full>
 void max_chunks(const Pool2dShape& sh, const Chunk<V, S, false>& c0, const Chunk<V, S, false>& c1, MaxWindow wh,
                 const float* x, float* yr, int64_t* ir) {
   using F = typename V::F;
@@ -139,11 +145,11 @@ void max_chunks(const Pool2dShape& sh, const Chunk<V, S, false>& c0, const Chunk
     const float* row = x + ih * W;
     const I row_at = V::iset1(int32_t(ih * W));
     for (int64_t kw = 0; kw < kW; ++kw) {
-      F v0 = c0.load(row + c0.tap_col[kw], kw);
+      F v0 = c0.template load<Full>(row + c0.tap_col[kw], kw);
       if constexpr (WithIndices) V::take(best0, at0, v0, V::iadd(row_at, c0.tap_at[kw]));
       else best0 = V::max_nan(best0, v0);
       if constexpr (Two) {
-        F v1 = c1.load(row + c1.tap_col[kw], kw);
+        F v1 = c1.template load<Full>(row + c1.tap_col[kw], kw);
         if constexpr (WithIndices) V::take(best1, at1, v1, V::iadd(row_at, c1.tap_at[kw]));
         else best1 = V::max_nan(best1, v1);
       }
@@ -167,8 +173,13 @@ void max_plane(const Pool2dShape& sh, const std::vector<Chunk<V, S, false>>& chu
     float* yr = y + oh * sh.OW;
     int64_t* ir = WithIndices ? idx + oh * sh.OW : nullptr;
     size_t i = 0;
-    for (; i + 2 <= count; i += 2) max_chunks<V, S, WithIndices, true>(sh, chunks[i], chunks[i + 1], wh, x, yr, ir);
-    if (i < count) max_chunks<V, S, WithIndices, false>(sh, chunks[i], chunks[i], wh, x, yr, ir);
+    for (; i + 2 <= count; i += 2) {
+      if (chunks[i].full && chunks[i + 1].full)
+        max_chunks<V, S, WithIndices, true, true>(sh, chunks[i], chunks[i + 1], wh, x, yr, ir);
+      else
+        max_chunks<V, S, WithIndices, true, false>(sh, chunks[i], chunks[i + 1], wh, x, yr, ir);
+    }
+    if (i < count) max_chunks<V, S, WithIndices, false, false>(sh, chunks[i], chunks[i], wh, x, yr, ir);
   }
 }
 
@@ -205,7 +216,7 @@ typename V::F lp_term(typename V::F v) {
 
 // One or two chunks (c1 == c0 for one) of output row oh (window rows wh),
 // summed side by side.
-template <class V, Stride S, int Power, bool Two>
+template <class V, Stride S, int Power, bool Two, bool Full>
 void sum_chunks(const Pool2dShape& sh, AvgDivisor div, const Chunk<V, S, true>& c0, const Chunk<V, S, true>& c1,
                 AvgWindow wh, const float* x, float* yr) {
   using F = typename V::F;
@@ -214,8 +225,8 @@ void sum_chunks(const Pool2dShape& sh, AvgDivisor div, const Chunk<V, S, true>& 
   for (int64_t ih = wh.start; ih < wh.end; ++ih) {
     const float* row = x + ih * W;
     for (int64_t kw = 0; kw < kW; ++kw) {
-      sum0 = V::add(sum0, lp_term<V, Power>(c0.load(row + c0.tap_col[kw], kw)));
-      if constexpr (Two) sum1 = V::add(sum1, lp_term<V, Power>(c1.load(row + c1.tap_col[kw], kw)));
+      sum0 = V::add(sum0, lp_term<V, Power>(c0.template load<Full>(row + c0.tap_col[kw], kw)));
+      if constexpr (Two) sum1 = V::add(sum1, lp_term<V, Power>(c1.template load<Full>(row + c1.tap_col[kw], kw)));
     }
   }
   const F rows_padded = V::set1(float(wh.padded)), rows_valid = V::set1(float(wh.end - wh.start));
@@ -244,9 +255,15 @@ void sum_plane(const Pool2dShape& sh, AvgDivisor div, const std::vector<Chunk<V,
   const size_t count = chunks.size();
   for (int64_t oh = 0; oh < sh.OH; ++oh) {
     AvgWindow wh = avg_window(oh, sh.H, sh.kH, sh.sH, sh.pH);
+    float* yr = y + oh * sh.OW;
     size_t i = 0;
-    for (; i + 2 <= count; i += 2) sum_chunks<V, S, Power, true>(sh, div, chunks[i], chunks[i + 1], wh, x, y + oh * sh.OW);
-    if (i < count) sum_chunks<V, S, Power, false>(sh, div, chunks[i], chunks[i], wh, x, y + oh * sh.OW);
+    for (; i + 2 <= count; i += 2) {
+      if (chunks[i].full && chunks[i + 1].full)
+        sum_chunks<V, S, Power, true, true>(sh, div, chunks[i], chunks[i + 1], wh, x, yr);
+      else
+        sum_chunks<V, S, Power, true, false>(sh, div, chunks[i], chunks[i + 1], wh, x, yr);
+    }
+    if (i < count) sum_chunks<V, S, Power, false, false>(sh, div, chunks[i], chunks[i], wh, x, yr);
   }
 }
 
