@@ -30,6 +30,10 @@ inline Interior interior_columns(const Pool2dShape& sh) {
   return {begin, std::max(begin, end)};
 }
 
+// Lanes carry flat positions h * W + w (and columns a window reaches past the
+// row, at most kW * dW < W + 2 * pW) as int32.
+inline bool fits_int32_lanes(const Pool2dShape& sh) { return (sh.H + 1) * (sh.W + 64) < (int64_t(1) << 31); }
+
 // Most taps along W a chunk keeps masks for; wider kernels use the portable twin.
 constexpr int64_t kMaxTaps = 16;
 
@@ -198,8 +202,7 @@ bool max_forward_as(const Pool2dShape& sh, const float* x, float* y, int64_t* in
 
 template <class V>
 void max_forward(const Pool2dShape& sh, const float* x, float* y, int64_t* indices) {
-  // lanes carry h * W + w as int32
-  if (sh.H * sh.W >= (int64_t(1) << 31) || sh.kW > kMaxTaps)
+  if (!fits_int32_lanes(sh) || sh.kW > kMaxTaps)
     return max_pool2d_forward_scalar<float>(sh, x, y, indices);
   if (max_forward_as<V, Stride::one>(sh, x, y, indices)) return;
   if (max_forward_as<V, Stride::two>(sh, x, y, indices)) return;
@@ -469,7 +472,7 @@ template <class V>
 bool max_backward(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx) {
   const int64_t plane = sh.H * sh.W, out_plane = sh.OH * sh.OW;
   const bool stream = sh.planes * plane * int64_t(sizeof(float)) > kStreamBytes;
-  const bool tiled = tiles_by_two(sh);
+  const bool tiled = tiles_by_two(sh) && fits_int32_lanes(sh);
   std::atomic<bool> in_range{true};
   for_each_plane_range(sh.planes, plane + out_plane, [&](int64_t begin, int64_t end) {
     bool ok = true;
