@@ -1,6 +1,7 @@
 """2-D pooling: nncore against PyTorch (CPU), forward and forward+backward,
 1 and 2 threads, with a plain copy of the input in each group as the
-bandwidth yardstick of the same run.
+bandwidth yardstick of the same run, and in its own group copies of 26 MB
+and 512 MB (the latter far beyond any cache: the DRAM figure).
 
 GB/s in extra_info counts the bytes a pass must move (inputs read once,
 outputs written once; int64 indices 8 bytes), the same formula for both
@@ -112,3 +113,19 @@ def test_pool2d(benchmark, threads, impl, pass_, case, shape):
         got = fn()
         got = got[-1] if isinstance(got, tuple) else got
         assert np.all(np.isfinite(got))
+
+
+@pytest.mark.parametrize("megabytes", [26, 512])
+def test_copy_bandwidth(benchmark, threads, megabytes):
+    """The machine's copy bandwidth (bytes read + written): NumPy's copy on one
+    thread, PyTorch's parallel copy on two."""
+    benchmark.group = f"copy bandwidth threads={threads}"
+    n = megabytes * 2**20 // 4
+    src = np.ones(n, np.float32)
+    if threads > 1:
+        torch = need_peer("torch")
+        s, d = torch.from_numpy(src), torch.zeros(n)
+        run(benchmark, lambda: d.copy_(s), bytes_moved=2 * src.nbytes)
+    else:
+        dst = np.zeros_like(src)
+        run(benchmark, lambda: np.copyto(dst, src), bytes_moved=2 * src.nbytes)

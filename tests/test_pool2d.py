@@ -383,6 +383,30 @@ def test_simd_twins_match_scalar_on_a_large_input(rng):
                 np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
 
 
+def test_outputs_too_big_for_cache_are_streamed_and_right(rng):
+    # gradients over 8 MB leave through streaming stores from a staged plane
+    x = rng.standard_normal((3, 64, 107, 109)).astype(np.float32)
+    y, idx = ops.max_pool2d(x, 3, 2, 1, return_indices=True)
+    y, idx = y.copy(), idx.copy()
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    lp_y = ops.lp_pool2d(x, 2, 2).copy()
+    lp_gy = rng.standard_normal(lp_y.shape).astype(np.float32)
+    y2, idx2 = (a.copy() for a in ops.max_pool2d(x[:, :, :106, :108].copy(), 2, return_indices=True))
+    gy2 = rng.standard_normal(y2.shape).astype(np.float32)
+    cases = [lambda: ops.max_pool2d_backward(gy, idx, x.shape, 3, 2, 1),
+             lambda: ops.max_pool2d_backward(gy2, idx2, (3, 64, 106, 108), 2),
+             lambda: ops.avg_pool2d_backward(gy2, (3, 64, 106, 108), 2),
+             lambda: ops.avg_pool2d_backward(gy, x.shape, 3, 2, 1),
+             lambda: ops.lp_pool2d_backward(lp_gy, x, lp_y, 2, 2)]
+    for case in cases:
+        with isa("scalar"):
+            want = case().copy()
+        for name in available_simd():
+            with isa(name):
+                got = case()
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_results_identical_across_runs_and_threads(rng):
     x = rng.standard_normal((4, 16, 33, 35)).astype(np.float32)
     before = nncore.get_num_threads()
@@ -401,6 +425,47 @@ def test_results_identical_across_runs_and_threads(rng):
             assert np.array_equal(first, call())
     finally:
         nncore.set_num_threads(before)
+
+
+@pytest.mark.parametrize("shape, k", [((2, 3, 8, 16), (2, 2)), ((1, 5, 9, 34), (3, 2)), ((2, 2, 5, 62), (1, 2)),
+                                      ((1, 2, 4, 2), (2, 2)), ((1, 1, 6, 70), (2, 2))])
+def test_backward_of_windows_tiling_the_plane(each_isa, rng, shape, k):
+    # 2-wide windows of stride 2 covering every input once: the blocks are written, not accumulated
+    x = rng.standard_normal(shape).astype(np.float32)
+    y, idx = ops.max_pool2d(x, k, return_indices=True)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    want = np.zeros(shape)
+    flat = want.reshape(shape[0] * shape[1], -1)
+    for plane, (g, i) in enumerate(zip(gy.reshape(len(flat), -1), idx.reshape(len(flat), -1))):
+        np.add.at(flat[plane], i, g.astype(np.float64))
+    assert_close(ops.max_pool2d_backward(gy, idx, shape, k, out=poisoned(shape)), want)
+    # indices outside their own windows (hand-made) still scatter like PyTorch
+    odd = idx.copy()
+    odd.reshape(-1)[::3] = 0
+    want_odd = np.zeros(shape)
+    flat = want_odd.reshape(shape[0] * shape[1], -1)
+    for plane, (g, i) in enumerate(zip(gy.reshape(len(flat), -1), odd.reshape(len(flat), -1))):
+        np.add.at(flat[plane], i, g.astype(np.float64))
+    assert_close(ops.max_pool2d_backward(gy, odd, shape, k, out=poisoned(shape)), want_odd)
+    for div in (None, 3):
+        assert_close(ops.avg_pool2d_backward(gy, shape, k, divisor_override=div, out=poisoned(shape)),
+                     ref_avg_backward(gy, shape, k, k, (0, 0), False, True, div))
+    xp = np.abs(x) + 0.1
+    for norm in (1, 2):
+        yp = ops.lp_pool2d(xp, norm, k).copy()
+        with isa("scalar"):
+            want_lp = ops.lp_pool2d_backward(gy, xp, yp, norm, k).copy()
+        assert_close(ops.lp_pool2d_backward(gy, xp, yp, norm, k, out=poisoned(shape)), want_lp, 1e-5, 1e-6)
+
+
+def test_kernels_wider_than_the_simd_tap_table(each_isa, rng):
+    x = rng.standard_normal((2, 3, 5, 41)).astype(np.float32)
+    for k, s, p in [((2, 17), (1, 3), (1, 8)), ((1, 20), (1, 1), (0, 0))]:
+        want, want_idx = ref_max(x, k, s, p, (1, 1), False)
+        y, idx = ops.max_pool2d(x, k, s, p, return_indices=True)
+        assert np.array_equal(y, want) and np.array_equal(idx, want_idx)
+        assert_close(ops.avg_pool2d(x, k, s, p), ref_avg(x, k, s, p, False, True, None))
+        assert_close(ops.lp_pool2d(x, 2, k, s), ref_lp(x, 2, k, s, False), 1e-5, 1e-5)
 
 
 def test_float64_and_3d_inputs(rng):

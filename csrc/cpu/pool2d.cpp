@@ -26,11 +26,11 @@ void max_pool2d_forward_scalar(const Pool2dShape& sh, const T* x, T* y, int64_t*
   });
 }
 
-// The backward of every max: a scatter per plane, in output order, so
-// overlapping windows add up deterministically. The plane stays in cache
-// between the zeroing and the scatter.
+// Backward of max: a scatter per plane, in output order, so overlapping
+// windows add up deterministically. The plane stays in cache between the
+// zeroing and the scatter.
 template <typename T>
-bool max_pool2d_backward(const Pool2dShape& sh, const T* gy, const int64_t* indices, T* gx) {
+bool max_pool2d_backward_scalar(const Pool2dShape& sh, const T* gy, const int64_t* indices, T* gx) {
   const int64_t plane = sh.H * sh.W, out_plane = sh.OH * sh.OW;
   std::atomic<bool> in_range{true};
   for_each_plane(sh.planes, plane + out_plane, [&](int64_t c) {
@@ -166,6 +166,11 @@ void max_pool2d_forward(const Pool2dShape& sh, const T* x, T* y, int64_t* indice
 }
 
 template <typename T>
+bool max_pool2d_backward(const Pool2dShape& sh, const T* gy, const int64_t* indices, T* gx) {
+  NNC_POOL_DISPATCH(max_pool2d_backward, sh, gy, indices, gx)
+}
+
+template <typename T>
 void avg_pool2d_forward(const Pool2dShape& sh, AvgDivisor div, const T* x, T* y) {
   NNC_POOL_DISPATCH(avg_pool2d_forward, sh, div, x, y)
 }
@@ -194,6 +199,7 @@ void lp_pool2d_backward(const Pool2dShape& sh, double p, const T* gy, const T* x
 
 #define NNC_POOL_INSTANTIATE(T)                                                                                   \
   template void max_pool2d_forward_scalar<T>(const Pool2dShape&, const T*, T*, int64_t*);                       \
+  template bool max_pool2d_backward_scalar<T>(const Pool2dShape&, const T*, const int64_t*, T*);                \
   template void avg_pool2d_forward_scalar<T>(const Pool2dShape&, AvgDivisor, const T*, T*);                     \
   template void avg_pool2d_backward_scalar<T>(const Pool2dShape&, AvgDivisor, const T*, T*);                    \
   template void lp_pool2d_forward_scalar<T>(const Pool2dShape&, double, const T*, T*);                          \

@@ -49,6 +49,8 @@ void adaptive_avg_pool2d_backward(const Pool2dShape& sh, const T* gy, T* gx);
 template <typename T>
 void max_pool2d_forward_scalar(const Pool2dShape& sh, const T* x, T* y, int64_t* indices);
 template <typename T>
+bool max_pool2d_backward_scalar(const Pool2dShape& sh, const T* gy, const int64_t* indices, T* gx);
+template <typename T>
 void avg_pool2d_forward_scalar(const Pool2dShape& sh, AvgDivisor div, const T* x, T* y);
 template <typename T>
 void avg_pool2d_backward_scalar(const Pool2dShape& sh, AvgDivisor div, const T* gy, T* gx);
@@ -59,12 +61,14 @@ void lp_pool2d_backward_scalar(const Pool2dShape& sh, double p, const T* gy, con
 
 // SIMD twins, float only. Lp twins take p = 1 and p = 2 only.
 void max_pool2d_forward_avx2(const Pool2dShape& sh, const float* x, float* y, int64_t* indices);
+bool max_pool2d_backward_avx2(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx);
 void avg_pool2d_forward_avx2(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y);
 void avg_pool2d_backward_avx2(const Pool2dShape& sh, AvgDivisor div, const float* gy, float* gx);
 void lp_pool2d_forward_avx2(const Pool2dShape& sh, double p, const float* x, float* y);
 void lp_pool2d_backward_avx2(const Pool2dShape& sh, double p, const float* gy, const float* x, const float* y,
                              float* gx);
 void max_pool2d_forward_avx512(const Pool2dShape& sh, const float* x, float* y, int64_t* indices);
+bool max_pool2d_backward_avx512(const Pool2dShape& sh, const float* gy, const int64_t* indices, float* gx);
 void avg_pool2d_forward_avx512(const Pool2dShape& sh, AvgDivisor div, const float* x, float* y);
 void avg_pool2d_backward_avx512(const Pool2dShape& sh, AvgDivisor div, const float* gy, float* gx);
 void lp_pool2d_forward_avx512(const Pool2dShape& sh, double p, const float* x, float* y);

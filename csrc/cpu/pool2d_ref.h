@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <limits>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/pool_math.h"
 #include "core/threading.h"
 #include "cpu/pool2d.h"
@@ -26,6 +30,25 @@ void for_each_plane(int64_t planes, int64_t work_per_plane, Fn&& fn) {
   }
 #pragma omp parallel for num_threads(int(nt)) schedule(static)
   for (int64_t c = 0; c < planes; ++c) fn(c);
+}
+
+// Runs fn(begin, end) on each thread's static share of the planes (one
+// call per thread), for kernels that finish each share with a fence.
+template <class Fn>
+void for_each_plane_range(int64_t planes, int64_t work_per_plane, Fn&& fn) {
+  int64_t nt = planes * work_per_plane >= (int64_t(1) << 15) ? num_threads() : 1;
+  if (nt > planes) nt = planes;
+#ifdef _OPENMP
+  if (nt > 1) {
+#pragma omp parallel num_threads(int(nt))
+    {
+      int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+      fn(planes * t / n, planes * (t + 1) / n);
+    }
+    return;
+  }
+#endif
+  fn(int64_t(0), planes);
 }
 
 // x is one (H, W) plane. Max over the window of output (oh, ow); *arg gets h * W + w.
