@@ -221,6 +221,9 @@ BACKWARD_CASES = [
     (4, 3, 10, 10, 5, 5, 5, dict(stride=3, padding=2)),
     (2, 3, 6, 7, 4, 3, 3, dict(padding=(3, 1), dilation=(1, 2))),  # padding wider than the kernel reach
     (3, 17, 9, 8, 19, 3, 3, dict(padding=1)),
+    (2, 40, 7, 9, 12, 3, 2, dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),  # channels-last weight gradient
+    (2, 64, 6, 5, 26, 3, 3, dict(padding=1, groups=2)),
+    (3, 97, 5, 6, 9, 1, 3, dict(padding=(0, 1))),
 ]
 
 

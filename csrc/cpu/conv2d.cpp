@@ -156,9 +156,12 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T
 // weights flipped in space and with in/out channels swapped, padding d (R - 1) - p.
 template <typename T>
 bool backward_input_as_conv(const ConvShape& s, const T* gy, const T* w, T* gx) {
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S;
   if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > s.dil_h * (s.R - 1) || s.pad_w > s.dil_w * (s.S - 1))
     return false;
-  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S;
+  // it computes every tap over the whole input: worth it only when the output is about as large
+  // ("same" padding), and with enough input channels per group to fill the forward's tiles
+  if (4 * s.H * s.W > 5 * s.P * s.Q || Cg < 4) return false;
   Workspace flipped_ws(s.C * Kg * RS * sizeof(T));
   T* flipped = flipped_ws.as<T>();  // (C, Kg, R, S): flipped[g Cg + c][k][r][t] = w[g Kg + k][c][R-1-r][S-1-t]
   for (int64_t g = 0; g < G; ++g)
@@ -195,6 +198,11 @@ void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
 
 template <typename T>
 void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) {
+#ifdef NNCORE_HAVE_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() == Isa::avx512 && !is_pointwise(s) && conv2d_backward_weight_avx512(s, gy, x, gw)) return;
+  }
+#endif
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
   const int64_t wsize = s.K * CRS;

@@ -1,7 +1,16 @@
-// Forward convolution, AVX-512F: implicit GEMM (cpu/conv2d_igemm.h) with an
+// Convolution, AVX-512F. Forward: implicit GEMM (cpu/conv2d_igemm.h) with an
 // 8 x 48 register tile (8 output channels x 48 output pixels, 24 zmm accumulators).
+// Weight gradient: a GEMM over pixels on a channels-last copy of x (below).
 #include <immintrin.h>
 
+#include <algorithm>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/host_cache.h"
+#include "core/threading.h"
 #include "cpu/conv2d.h"
 #include "cpu/conv2d_igemm.h"
 
@@ -30,7 +39,9 @@ struct ConvAvx512_8x48 {
       } else if (first) {
         acc[r][0] = acc[r][1] = acc[r][2] = bias ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
       } else {
-        for (int i = 0; i < 3; ++i) acc[r][i] = _mm512_maskz_loadu_ps(mask[i], C + r * ldc + 16 * i);
+        acc[r][0] = _mm512_maskz_loadu_ps(mask[0], C + r * ldc);
+        acc[r][1] = _mm512_maskz_loadu_ps(mask[1], C + r * ldc + 16);
+        acc[r][2] = _mm512_maskz_loadu_ps(mask[2], C + r * ldc + 32);
       }
     }
 #pragma GCC unroll 2
@@ -56,8 +67,13 @@ struct ConvAvx512_8x48 {
       }
       return;
     }
-    for (int r = 0; r < m; ++r)
-      for (int i = 0; i < 3; ++i) _mm512_mask_storeu_ps(C + r * ldc + 16 * i, mask[i], acc[r][i]);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      if (r >= m) break;
+      _mm512_mask_storeu_ps(C + r * ldc, mask[0], acc[r][0]);
+      _mm512_mask_storeu_ps(C + r * ldc + 16, mask[1], acc[r][1]);
+      _mm512_mask_storeu_ps(C + r * ldc + 32, mask[2], acc[r][2]);
+    }
   }
 };
 
@@ -65,6 +81,194 @@ struct ConvAvx512_8x48 {
 
 void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
   conv_igemm_forward<ConvAvx512_8x48>(s, x, w, bias, y);
+}
+
+}  // namespace nnc::cpu
+
+namespace nnc::cpu {
+namespace {
+
+// Weight gradient, vectorised over input channels: for each tap (r, t),
+// gw_rt (Kg, Cg) = gy (Kg, N P Q) @ xh_rt (N P Q, Cg), where xh is a zero-padded
+// channels-last copy of x, so row j of xh_rt is a contiguous run of channels and
+// needs no packing. The register tile is MR output channels x NV*16 input channels.
+template <int NV>
+struct WgradTile {
+  static constexpr int MR = 24 / NV;
+
+  // C (m x NV*16, row stride ldc, first m rows / last_mask-ed columns valid) = (first ? 0 : C) +
+  // sum over the chunk's pixels of A[j][0..MR) (x) xh[pixel j][0..NV*16).
+  static void micro(int64_t nrows, const int64_t* rows, int64_t Q, int64_t step, const float* xh, const float* A,
+                    float* C, int64_t ldc, int m, __mmask16 last_mask, bool first) {
+    // pixel j of output row i is at xh + rows[i] + j step
+    __m512 acc[MR][NV];
+#pragma GCC unroll 24
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nrows; ++i) {
+      const float* B = xh + rows[i];
+      for (int64_t q = 0; q < Q; ++q, B += step, A += MR) {
+        __m512 b[NV];
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; ++v)
+          b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last_mask, B + 16 * v) : _mm512_loadu_ps(B + 16 * v);
+#pragma GCC unroll 24
+        for (int r = 0; r < MR; ++r) {
+          __m512 a = _mm512_set1_ps(A[r]);
+#pragma GCC unroll 3
+          for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+        }
+      }
+    }
+#pragma GCC unroll 24
+    for (int r = 0; r < MR; ++r) {  // fully unrolled, so acc stays in registers
+      if (r >= m) break;
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) {
+        __mmask16 mk = v == NV - 1 ? last_mask : __mmask16(0xFFFF);
+        float* c = C + r * ldc + 16 * v;
+        __m512 sum = first ? acc[r][v] : _mm512_add_ps(acc[r][v], _mm512_maskz_loadu_ps(mk, c));
+        _mm512_mask_storeu_ps(c, mk, sum);
+      }
+    }
+  }
+};
+
+// gy (Kg rows of one group, image stride K P Q) -> panels [j][MR] over all pixels j, zero-padded rows.
+void pack_grad_rows(const ConvShape& s, const float* gy, int64_t Kg, int MR, float* dst) {
+  const int64_t PQ = s.P * s.Q, J = s.N * PQ;
+  for (int64_t k0 = 0; k0 < Kg; k0 += MR) {
+    int64_t m = std::min<int64_t>(MR, Kg - k0);
+    for (int64_t n = 0; n < s.N; ++n) {
+      float* d = dst + n * PQ * MR;
+      for (int64_t r = 0; r < m; ++r) {
+        const float* src = gy + (n * s.K + k0 + r) * PQ;
+        for (int64_t j = 0; j < PQ; ++j) d[j * MR + r] = src[j];
+      }
+      for (int64_t r = m; r < MR; ++r)
+        for (int64_t j = 0; j < PQ; ++j) d[j * MR + r] = 0.f;
+    }
+    dst += J * MR;
+  }
+}
+
+struct ChannelBlock {
+  int64_t c0;
+  int nv, width;
+};
+
+template <int NV>
+void run_tile(const ConvShape& s, int64_t Kg, int64_t Cg, int64_t k0, const ChannelBlock& cb, const float* xh,
+              const float* panels, const int64_t* rows, int64_t row0, int64_t nrows, float* gwt, bool first) {
+  constexpr int MR = WgradTile<NV>::MR;
+  const int64_t J = s.N * s.P * s.Q;
+  int left = cb.width - 16 * (NV - 1);
+  __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+  const float* A = panels + (k0 / MR) * J * MR + row0 * s.Q * MR;
+  WgradTile<NV>::micro(nrows, rows, s.Q, s.stride_w * Cg, xh, A, gwt + k0 * Cg + cb.c0, Cg,
+                       static_cast<int>(std::min<int64_t>(MR, Kg - k0)), mask, first);
+}
+
+}  // namespace
+
+bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw) {
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, PQ = s.P * s.Q, J = s.N * PQ;
+  if (Cg < 32 || Kg < 8 || J == 0) return false;
+  const int64_t Hp = s.H + 2 * s.pad_h, Wp = s.W + 2 * s.pad_w;
+  // channel blocks of up to 48, the tail in 16s
+  std::vector<ChannelBlock> blocks;
+  for (int64_t c0 = 0; c0 < Cg;) {
+    int64_t width = std::min<int64_t>(48, Cg - c0);
+    int nv = static_cast<int>((width + 15) / 16);
+    blocks.push_back({c0, nv, static_cast<int>(width)});
+    c0 += width;
+  }
+  bool need[4] = {false, false, false, false};
+  for (const ChannelBlock& b : blocks) need[b.nv] = true;
+  // output rows (n, p) -> offset of their first pixel in xh
+  std::vector<int64_t> row_offsets(s.N * s.P);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t p = 0; p < s.P; ++p) row_offsets[n * s.P + p] = ((n * Hp + p * s.stride_h) * Wp) * Cg;
+  // work items: (channel block, tap, row tile), each owned by one thread for the whole
+  // reduction; the pixels go by in chunks of about 128 whose xh rows stay in L1 across a
+  // block's row tiles and in L2 across its taps
+  struct Item {
+    int64_t block, tap, k0;
+  };
+  std::vector<Item> items;
+  for (int64_t b = 0; b < static_cast<int64_t>(blocks.size()); ++b)
+    for (int64_t tap = 0; tap < RS; ++tap) {
+      int mr = 24 / blocks[b].nv;
+      for (int64_t k0 = 0; k0 < Kg; k0 += mr) items.push_back({b, tap, k0});
+    }
+  const int64_t rows_per_chunk = std::max<int64_t>(1, 128 / s.Q);
+  const int64_t total_rows = s.N * s.P;
+  const int nt = static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>({nnc::num_threads(), static_cast<int64_t>(items.size()), (Kg * Cg * RS * J) >> 18})));
+  Workspace xh_ws(s.N * Hp * Wp * Cg * sizeof(float));
+  Workspace panel_ws[4] = {Workspace(0), Workspace(need[1] ? ((Kg + 23) / 24 * 24) * J * sizeof(float) : 0),
+                           Workspace(need[2] ? ((Kg + 11) / 12 * 12) * J * sizeof(float) : 0),
+                           Workspace(need[3] ? ((Kg + 7) / 8 * 8) * J * sizeof(float) : 0)};
+  Workspace gwt_ws(RS * Kg * Cg * sizeof(float));  // gwt[tap][k][c]
+  float* xh = xh_ws.as<float>();
+  float* gwt = gwt_ws.as<float>();
+  for (int64_t g = 0; g < G; ++g) {
+    const float* xg = x + g * Cg * s.H * s.W;
+    const float* gyg = gy + g * Kg * PQ;
+    // xh (N, Hp, Wp, Cg): zero-padded, channels last
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t nh = 0; nh < s.N * Hp; ++nh) {
+      int64_t n = nh / Hp, hp = nh % Hp, h = hp - s.pad_h;
+      float* dst = xh + nh * Wp * Cg;
+      if (h < 0 || h >= s.H) {
+        std::fill(dst, dst + Wp * Cg, 0.f);
+        continue;
+      }
+      std::fill(dst, dst + s.pad_w * Cg, 0.f);
+      std::fill(dst + (s.pad_w + s.W) * Cg, dst + Wp * Cg, 0.f);
+      for (int64_t c = 0; c < Cg; ++c) {
+        const float* src = xg + (n * s.C + c) * s.H * s.W + h * s.W;
+        for (int64_t w = 0; w < s.W; ++w) dst[(w + s.pad_w) * Cg + c] = src[w];
+      }
+    }
+    for (int nv = 1; nv <= 3; ++nv)
+      if (need[nv]) pack_grad_rows(s, gyg, Kg, 24 / nv, panel_ws[nv].as<float>());
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+      int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+      int t = 0, team = 1;
+#endif
+      int64_t i0 = static_cast<int64_t>(items.size()) * t / team, i1 = static_cast<int64_t>(items.size()) * (t + 1) / team;
+      std::vector<int64_t> rows(rows_per_chunk);
+      for (int64_t row0 = 0; row0 < total_rows; row0 += rows_per_chunk) {
+        int64_t nrows = std::min(rows_per_chunk, total_rows - row0);
+        for (int64_t i = i0; i < i1; ++i) {
+          const Item& it = items[i];
+          const ChannelBlock& cb = blocks[it.block];
+          int64_t r = it.tap / s.S, tt = it.tap % s.S;
+          int64_t shift = (r * s.dil_h * Wp + tt * s.dil_w) * Cg + cb.c0;
+          for (int64_t k = 0; k < nrows; ++k) rows[k] = row_offsets[row0 + k] + shift;
+          float* tile = gwt + it.tap * Kg * Cg;
+          bool first = row0 == 0;
+          if (cb.nv == 3)
+            run_tile<3>(s, Kg, Cg, it.k0, cb, xh, panel_ws[3].as<float>(), rows.data(), row0, nrows, tile, first);
+          else if (cb.nv == 2)
+            run_tile<2>(s, Kg, Cg, it.k0, cb, xh, panel_ws[2].as<float>(), rows.data(), row0, nrows, tile, first);
+          else
+            run_tile<1>(s, Kg, Cg, it.k0, cb, xh, panel_ws[1].as<float>(), rows.data(), row0, nrows, tile, first);
+        }
+      }
+    }
+    // gw[g Kg + k][c][r][t] = gwt[tap][k][c]
+    float* gwg = gw + g * Kg * Cg * RS;
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t tap = 0; tap < RS; ++tap) gwg[(k * Cg + c) * RS + tap] = gwt[(tap * Kg + k) * Cg + c];
+  }
+  return true;
 }
 
 }  // namespace nnc::cpu
