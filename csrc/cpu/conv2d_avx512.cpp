@@ -140,15 +140,17 @@ void pack_grad_rows(const ConvShape& s, const float* gy, int64_t Kg, int MR, flo
   const int64_t PQ = s.P * s.Q, J = s.N * PQ;
   for (int64_t k0 = 0; k0 < Kg; k0 += MR) {
     int64_t m = std::min<int64_t>(MR, Kg - k0);
-    for (int64_t n = 0; n < s.N; ++n) {
-      float* d = dst + n * PQ * MR;
-      for (int64_t r = 0; r < m; ++r) {
-        const float* src = gy + (n * s.K + k0 + r) * PQ;
-        for (int64_t j = 0; j < PQ; ++j) d[j * MR + r] = src[j];
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t j0 = 0; j0 < PQ; j0 += 256) {  // blocks of pixels, so the panel rows stay in L1
+        int64_t j1 = std::min(PQ, j0 + 256);
+        float* d = dst + n * PQ * MR;
+        for (int64_t r = 0; r < m; ++r) {
+          const float* src = gy + (n * s.K + k0 + r) * PQ;
+          for (int64_t j = j0; j < j1; ++j) d[j * MR + r] = src[j];
+        }
+        for (int64_t r = m; r < MR; ++r)
+          for (int64_t j = j0; j < j1; ++j) d[j * MR + r] = 0.f;
       }
-      for (int64_t r = m; r < MR; ++r)
-        for (int64_t j = 0; j < PQ; ++j) d[j * MR + r] = 0.f;
-    }
     dst += J * MR;
   }
 }
@@ -227,10 +229,15 @@ bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const fl
       }
       std::fill(dst, dst + s.pad_w * Cg, 0.f);
       std::fill(dst + (s.pad_w + s.W) * Cg, dst + Wp * Cg, 0.f);
-      for (int64_t c = 0; c < Cg; ++c) {
-        const float* src = xg + (n * s.C + c) * s.H * s.W + h * s.W;
-        for (int64_t w = 0; w < s.W; ++w) dst[(w + s.pad_w) * Cg + c] = src[w];
-      }
+      // transpose the (Cg, W) slab of row h into (W, Cg), in 16 x 16 blocks
+      const float* src = xg + n * s.C * s.H * s.W + h * s.W;  // src[c H W + w]
+      float* out = dst + s.pad_w * Cg;                          // out[w Cg + c]
+      for (int64_t c0 = 0; c0 < Cg; c0 += 16)
+        for (int64_t w0 = 0; w0 < s.W; w0 += 16) {
+          int64_t c1 = std::min(Cg, c0 + 16), w1 = std::min(s.W, w0 + 16);
+          for (int64_t c = c0; c < c1; ++c)
+            for (int64_t w = w0; w < w1; ++w) out[w * Cg + c] = src[c * s.H * s.W + w];
+        }
     }
     for (int nv = 1; nv <= 3; ++nv)
       if (need[nv]) pack_grad_rows(s, gyg, Kg, 24 / nv, panel_ws[nv].as<float>());
