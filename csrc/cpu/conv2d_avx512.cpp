@@ -27,6 +27,26 @@ struct ConvAvx512_8x48 {
     return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
   }
 
+  // out[i] = src[i stride] for i in [a, b), zero for the rest of [0, len): masked loads read only valid pixels
+  static void pack_run(float* out, const float* src, int64_t len, int64_t a, int64_t b, int64_t stride) {
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(static_cast<int>(stride)));
+    for (int64_t i0 = 0; i0 < len; i0 += 16) {
+      __mmask16 store = lane_range(0, len - i0), load = lane_range(a - i0, b - i0);
+      __m512 v = stride == 1 ? _mm512_maskz_loadu_ps(load, src + i0)
+                             : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), load, step, src + i0 * stride, 4);
+      _mm512_mask_storeu_ps(out + i0, store, v);
+    }
+  }
+
+  // lanes l of [0, 16) with lo <= l < hi
+  static __mmask16 lane_range(int64_t lo, int64_t hi) {
+    lo = std::max<int64_t>(lo, 0);
+    hi = std::min<int64_t>(hi, 16);
+    if (hi <= lo) return 0;
+    return __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
+  }
+
   // C (m x n corner of an 8 x 48 tile, row stride ldc) = (first ? bias : C) + A (kc x 8)^T @ B (kc x 48)
   static void micro(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, int m, int n, bool first,
                     const float* bias) {

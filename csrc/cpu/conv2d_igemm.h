@@ -63,7 +63,7 @@ std::vector<Tap> conv_taps(const ConvShape& s, int64_t Cg) {
 // Packs rows [k0, k0 + kc) of the column matrix for panel columns `runs` into
 // dst (kc x NR, row-major, columns past the runs zero); x is one group's
 // channels of image 0, images image_stride apart.
-template <int NR>
+template <class Kernel, int NR>
 void pack_columns(const ConvShape& s, const float* x, int64_t image_stride, const Tap* taps,
                   const std::vector<ColumnRun>& runs, int64_t used, int64_t kc, float* dst) {
   for (int64_t k = 0; k < kc; ++k, dst += NR) {
@@ -73,18 +73,11 @@ void pack_columns(const ConvShape& s, const float* x, int64_t image_stride, cons
       int64_t h = run.p * s.stride_h + tap.h_off;
       int64_t a = std::max(run.q0, tap.q_lo) - run.q0, b = std::min(run.q0 + run.len, tap.q_hi) - run.q0;
       if (h < 0 || h >= s.H || a >= b) {
-        for (int64_t i = 0; i < run.len; ++i) out[i] = 0.f;
-        continue;
+        a = b = 0;  // nothing to read: all zeros
       }
-      // src[i stride_w] is the input pixel of output column q0 + i (runs are short: plain loops, no memcpy calls)
+      // src[i stride_w] is the input pixel of output column q0 + i, valid for i in [a, b)
       const float* src = x + run.n * image_stride + tap.x_off + h * s.W + run.q0 * s.stride_w + tap.w_off;
-      for (int64_t i = 0; i < a; ++i) out[i] = 0.f;
-      if (s.stride_w == 1) {
-        for (int64_t i = a; i < b; ++i) out[i] = src[i];
-      } else {
-        for (int64_t i = a; i < b; ++i) out[i] = src[i * s.stride_w];
-      }
-      for (int64_t i = b; i < run.len; ++i) out[i] = 0.f;
+      Kernel::pack_run(out, src, run.len, a, b, s.stride_w);
     }
     for (int64_t j = used; j < NR; ++j) dst[j] = 0.f;
   }
@@ -105,7 +98,8 @@ void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* ds
   }
 }
 
-// Kernel provides MR, NR and
+// Kernel provides MR, NR, KC, C_TILE_FLOATS,
+//   pack_run(out, src, len, a, b, stride): out[i] = src[i stride] for i in [a, b), 0 elsewhere in [0, len),
 //   micro(kc, A (kc x MR), B (kc x NR), C, ldc, m, n, first, bias):
 //   C[0..m)[0..n) = (first ? bias-or-0 : C) + A^T B, one MR x NR tile.
 template <class Kernel>
@@ -152,7 +146,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
           for (int64_t jp = c0; jp < c1; ++jp) {
             int64_t j0 = jp * NR, used = std::min<int64_t>(NR, J - j0);
             column_runs(s, j0, used, runs);
-            pack_columns<NR>(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
+            pack_columns<Kernel, NR>(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
             // panel columns adjacent in memory: one image, or the staging copy
             bool contiguous = staged || runs.front().n == runs.back().n;
             const ColumnRun& head = runs.front();
