@@ -19,7 +19,7 @@ namespace {
 
 struct ConvAvx512_8x48 {
   static constexpr int MR = 8, NR = 48;
-  static constexpr int64_t KC = 128;                 // B micro-panel 128 x 48 floats = 24 KiB of L1
+  static constexpr int64_t KC = 256;                 // B micro-panel 256 x 48 floats = 48 KiB, L1-sized
   static constexpr int64_t C_TILE_FLOATS = 96 * 1024;  // 384 KiB of output per chunk, in L2
 
   static __mmask16 column_mask(int n, int i) {
