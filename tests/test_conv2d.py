@@ -178,6 +178,20 @@ def test_shapes_of_real_networks(each_isa, rng, shape):
     assert_close(ops.conv2d(x, w, b, stride, pad), want, w[0].size)
 
 
+@pytest.mark.parametrize("shape", [
+    (2, 16, 5, 38, 16, 3, 3, dict(padding=1)),                                  # SSD-head-like: 16 outputs
+    (1, 24, 7, 56, 5, 3, 3, dict(stride=(2, 1), padding=(0, 2), dilation=(1, 2))),
+    (3, 16, 6, 13, 14, 2, 3, dict(groups=2, padding=1)),
+    (1, 8, 4, 29, 9, 3, 5, dict(padding=(2, 0), dilation=(2, 1))),
+])
+def test_few_output_channels(each_isa, rng, shape):
+    N, C, H, W, K, R, S, opts = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, R, S, opts.get("groups", 1))
+    want = ref_conv2d(x, w, b, **opts)
+    out = poisoned(want.shape)
+    assert_close(ops.conv2d(x, w, b, out=out, **opts), want, w[0].size)
+
+
 def test_depthwise(each_isa, rng):
     x, w, b = conv_case(rng, 2, 18, 13, 11, 36, 3, 3, groups=18)
     want = ref_conv2d(x, w, b, 2, 1, 1, 18)

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -97,9 +98,109 @@ struct ConvAvx512_8x48 {
   }
 };
 
+// Few output channels (Kg <= 16), stride 1 along W: the implicit GEMM would spend
+// more time packing columns than multiplying (each is used by only Kg rows). Here
+// the vector runs over the output channels instead: a tile is MR consecutive
+// output pixels of one row x 16 channels, the pixels broadcast straight from a
+// zero-padded copy of x (fixed offsets, no packing), the weights read as
+// w^T (C R S, 16). Reduction over all of C R S stays in registers.
+template <int MR>
+void small_k_tile(const float* x0, int64_t Cg, int64_t R, int64_t S, int64_t plane, int64_t row_step,
+                  int64_t dw, const float* wt, float* tile) {
+  __m512 acc[MR];
+#pragma GCC unroll 24
+  for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < R; ++r) {
+      const float* xr = x0 + c * plane + r * row_step;
+      for (int64_t t = 0; t < S; ++t, wt += 16) {
+        const float* xp = xr + t * dw;
+        __m512 wk = _mm512_load_ps(wt);
+#pragma GCC unroll 24
+        for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(xp[i]), wk, acc[i]);
+      }
+    }
+#pragma GCC unroll 24
+  for (int i = 0; i < MR; ++i) _mm512_store_ps(tile + 16 * i, acc[i]);
+}
+
+using SmallKTile = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const float*, float*);
+
+template <int MR>
+constexpr std::pair<int, SmallKTile> small_k_entry() {
+  return {MR, &small_k_tile<MR>};
+}
+
+bool conv_small_k_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, CRS = Cg * RS;
+  if (Kg > 16 || s.stride_w != 1 || s.Q < 12 || CRS < 64) return false;
+  // the pixel tile width that wastes least of a row
+  constexpr std::pair<int, SmallKTile> entries[] = {small_k_entry<24>(), small_k_entry<20>(), small_k_entry<19>(),
+                                                    small_k_entry<16>(), small_k_entry<14>(), small_k_entry<12>()};
+  std::pair<int, SmallKTile> pick = entries[0];
+  for (const auto& e : entries)
+    if ((s.Q + e.first - 1) / e.first * e.first < (s.Q + pick.first - 1) / pick.first * pick.first) pick = e;
+  const int MR = pick.first;
+  const int64_t q_tiles = (s.Q + MR - 1) / MR;
+  // padded extents: every row and column any tile reads
+  const int64_t Hp = std::max(s.H + 2 * s.pad_h, (s.P - 1) * s.stride_h + (s.R - 1) * s.dil_h + 1);
+  const int64_t Wp = std::max(s.W + 2 * s.pad_w, q_tiles * MR + (s.S - 1) * s.dil_w);
+  const int64_t plane = Hp * Wp, PQ = s.P * s.Q, rows = s.N * s.P;
+  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nnc::num_threads(), rows)));
+  Workspace xpad_ws(s.N * Cg * plane * sizeof(float));
+  Workspace wt_ws(CRS * 16 * sizeof(float));
+  float* xpad = xpad_ws.as<float>();
+  float* wt = wt_ws.as<float>();
+  for (int64_t g = 0; g < G; ++g) {
+    // wt (CRS, 16) = w_g^T, zero past Kg
+    for (int64_t kk = 0; kk < CRS; ++kk)
+      for (int64_t k = 0; k < 16; ++k) wt[kk * 16 + k] = k < Kg ? w[(g * Kg + k) * CRS + kk] : 0.f;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+      int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+      int t = 0, team = 1;
+#endif
+      // xpad (N, Cg, Hp, Wp): this thread's planes
+      int64_t planes = s.N * Cg;
+      for (int64_t i = planes * t / team; i < planes * (t + 1) / team; ++i) {
+        int64_t n = i / Cg, c = i % Cg;
+        const float* src = x + (n * s.C + g * Cg + c) * s.H * s.W;
+        float* dst = xpad + i * plane;
+        std::fill(dst, dst + s.pad_h * Wp, 0.f);
+        for (int64_t h = 0; h < s.H; ++h) {
+          float* row = dst + (h + s.pad_h) * Wp;
+          std::fill(row, row + s.pad_w, 0.f);
+          std::copy(src + h * s.W, src + (h + 1) * s.W, row + s.pad_w);
+          std::fill(row + s.pad_w + s.W, row + Wp, 0.f);
+        }
+        std::fill(dst + (s.H + s.pad_h) * Wp, dst + plane, 0.f);
+      }
+#pragma omp barrier
+      alignas(64) float tile[24 * 16];
+      for (int64_t row = rows * t / team; row < rows * (t + 1) / team; ++row) {
+        int64_t n = row / s.P, p = row % s.P;
+        for (int64_t qt = 0; qt < q_tiles; ++qt) {
+          int64_t q0 = qt * MR, valid = std::min<int64_t>(MR, s.Q - q0);
+          const float* x0 = xpad + (n * Cg) * plane + (p * s.stride_h) * Wp + q0;
+          pick.second(x0, Cg, s.R, s.S, plane, s.dil_h * Wp, s.dil_w, wt, tile);
+          for (int64_t k = 0; k < Kg; ++k) {
+            float b = bias ? bias[g * Kg + k] : 0.f;
+            float* out = y + (n * s.K + g * Kg + k) * PQ + p * s.Q + q0;
+            for (int64_t i = 0; i < valid; ++i) out[i] = tile[i * 16 + k] + b;
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  if (conv_small_k_forward(s, x, w, bias, y)) return;
   conv_igemm_forward<ConvAvx512_8x48>(s, x, w, bias, y);
 }
 
