@@ -26,6 +26,11 @@ struct ConvAvx2_4x24 {
     for (int64_t i = b; i < len; ++i) out[i] = 0.f;
   }
 
+  static void pack_panel(const ConvShape& s, const float* x, int64_t image_stride, const Tap* taps,
+                         const std::vector<ColumnRun>& runs, int64_t used, int64_t kc, float* dst) {
+    pack_columns<ConvAvx2_4x24, NR>(s, x, image_stride, taps, runs, used, kc, dst);
+  }
+
   // C (m x n corner of a 4 x 24 tile, row stride ldc) = (first ? bias : C) + A (kc x 4)^T @ B (kc x 24)
   static void micro(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, int m, int n, bool first,
                     const float* bias) {

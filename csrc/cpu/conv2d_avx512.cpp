@@ -40,6 +40,45 @@ struct ConvAvx512_8x48 {
     }
   }
 
+  // Packs a KC x 48 micro-panel. Short output rows make many short runs, so
+  // there each column's source index is computed in vector lanes and gathered.
+  static void pack_panel(const ConvShape& s, const float* x, int64_t image_stride, const Tap* taps,
+                         const std::vector<ColumnRun>& runs, int64_t used, int64_t kc, float* dst) {
+    const bool small_index = (s.N - 1) * image_stride + s.C * s.H * s.W < (int64_t(1) << 31);
+    if (s.Q >= 24 || !small_index) return pack_columns<ConvAvx512_8x48, NR>(s, x, image_stride, taps, runs, used, kc, dst);
+    // per panel column j: base = n image_stride + (p sh) W + q sw, and the row / column it reads from for tap 0
+    alignas(64) int32_t base[NR], row[NR], col[NR];
+    for (int j = 0; j < NR; ++j) base[j] = row[j] = col[j] = 0;
+    for (const ColumnRun& run : runs)
+      for (int64_t i = 0; i < run.len; ++i) {
+        int64_t j = run.col + i, q = run.q0 + i;
+        row[j] = static_cast<int32_t>(run.p * s.stride_h);
+        col[j] = static_cast<int32_t>(q * s.stride_w);
+        base[j] = static_cast<int32_t>(run.n * image_stride + row[j] * s.W + col[j]);
+      }
+    __m512i vbase[3], vrow[3], vcol[3];
+    __mmask16 used_mask[3];
+    for (int v = 0; v < 3; ++v) {
+      vbase[v] = _mm512_load_si512(base + 16 * v);
+      vrow[v] = _mm512_load_si512(row + 16 * v);
+      vcol[v] = _mm512_load_si512(col + 16 * v);
+      used_mask[v] = lane_range(0, used - 16 * v);
+    }
+    const __m512i vH = _mm512_set1_epi32(static_cast<int>(s.H)), vW = _mm512_set1_epi32(static_cast<int>(s.W));
+    for (int64_t k = 0; k < kc; ++k, dst += NR) {
+      const Tap& tap = taps[k];
+      const __m512i dh = _mm512_set1_epi32(static_cast<int>(tap.h_off)), dw = _mm512_set1_epi32(static_cast<int>(tap.w_off));
+      const __m512i off = _mm512_set1_epi32(static_cast<int>(tap.x_off + tap.h_off * s.W + tap.w_off));
+      for (int v = 0; v < 3; ++v) {
+        // inside the image: 0 <= row + h_off < H and 0 <= col + w_off < W (as unsigned compares)
+        __mmask16 inside = _mm512_mask_cmplt_epu32_mask(used_mask[v], _mm512_add_epi32(vrow[v], dh), vH);
+        inside = _mm512_mask_cmplt_epu32_mask(inside, _mm512_add_epi32(vcol[v], dw), vW);
+        __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, _mm512_add_epi32(vbase[v], off), x, 4);
+        _mm512_store_ps(dst + 16 * v, g);
+      }
+    }
+  }
+
   // lanes l of [0, 16) with lo <= l < hi
   static __mmask16 lane_range(int64_t lo, int64_t hi) {
     lo = std::max<int64_t>(lo, 0);

@@ -100,6 +100,7 @@ void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* ds
 
 // Kernel provides MR, NR, KC, C_TILE_FLOATS,
 //   pack_run(out, src, len, a, b, stride): out[i] = src[i stride] for i in [a, b), 0 elsewhere in [0, len),
+//   pack_panel(...): pack_columns<Kernel, NR> or a faster equivalent,
 //   micro(kc, A (kc x MR), B (kc x NR), C, ldc, m, n, first, bias):
 //   C[0..m)[0..n) = (first ? bias-or-0 : C) + A^T B, one MR x NR tile.
 template <class Kernel>
@@ -146,7 +147,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
           for (int64_t jp = c0; jp < c1; ++jp) {
             int64_t j0 = jp * NR, used = std::min<int64_t>(NR, J - j0);
             column_runs(s, j0, used, runs);
-            pack_columns<Kernel, NR>(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
+            Kernel::pack_panel(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
             // panel columns adjacent in memory: one image, or the staging copy
             bool contiguous = staged || runs.front().n == runs.back().n;
             const ColumnRun& head = runs.front();
