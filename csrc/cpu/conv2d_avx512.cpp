@@ -334,9 +334,106 @@ void run_tile(const ConvShape& s, int64_t Kg, int64_t Cg, int64_t k0, const Chan
 
 }  // namespace
 
+namespace {
+
+// Weight gradient for few input channels: gw_g (Kg, CRS) = gy_g (Kg, N P Q) @ col^T (N P Q, CRS)
+// as an implicit GEMM reducing over pixels, with the 8 x 48 forward tile. A panels
+// are gy rows; each row of a B panel holds one pixel's 48 taps, gathered from x.
+bool backward_weight_gathered(const ConvShape& s, const float* gy, const float* x, float* gw) {
+  using Kernel = ConvAvx512_8x48;
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  constexpr int64_t KC = 256;
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, J = s.N * PQ;
+  const int64_t image_stride = s.C * s.H * s.W;
+  if ((s.N - 1) * image_stride + s.C * s.H * s.W >= (int64_t(1) << 31)) return false;  // 32-bit gather indices
+  const int64_t panels = (CRS + NR - 1) / NR, k_tiles = (Kg + MR - 1) / MR;
+  const std::vector<Tap> taps = conv_taps(s, Cg);
+  // per tap column: x offset, row and column shift, as int32 lanes (zero past CRS)
+  std::vector<int32_t> tap_x(panels * NR, 0), tap_h(panels * NR, 0), tap_w(panels * NR, 0);
+  for (int64_t kk = 0; kk < CRS; ++kk) {
+    tap_x[kk] = static_cast<int32_t>(taps[kk].x_off + taps[kk].h_off * s.W + taps[kk].w_off);
+    tap_h[kk] = static_cast<int32_t>(taps[kk].h_off);
+    tap_w[kk] = static_cast<int32_t>(taps[kk].w_off);
+  }
+  // per pixel j = (n, p, q): offset of its tap-0 read, and the row / column it starts from
+  std::vector<int32_t> pix_base(J), pix_row(J), pix_col(J);
+  for (int64_t j = 0; j < J; ++j) {
+    int64_t n = j / PQ, p = j % PQ / s.Q, q = j % s.Q;
+    pix_row[j] = static_cast<int32_t>(p * s.stride_h);
+    pix_col[j] = static_cast<int32_t>(q * s.stride_w);
+    pix_base[j] = static_cast<int32_t>(n * image_stride + pix_row[j] * s.W + pix_col[j]);
+  }
+  const int nt = static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>({nnc::num_threads(), panels, std::max<int64_t>(1, (Kg * CRS * J) >> 18)})));
+  Workspace a_ws(nt * k_tiles * MR * KC * sizeof(float)), b_ws(nt * KC * NR * sizeof(float));
+  const __m512i vH = _mm512_set1_epi32(static_cast<int>(s.H)), vW = _mm512_set1_epi32(static_cast<int>(s.W));
+  for (int64_t g = 0; g < G; ++g) {
+    const float* xg = x + g * Cg * s.H * s.W;
+    const float* gyg = gy + g * Kg * PQ;
+    float* gwg = gw + g * Kg * CRS;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+      int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+      int t = 0, team = 1;
+#endif
+      float* Ap = a_ws.as<float>() + t * k_tiles * MR * KC;
+      float* Bp = b_ws.as<float>() + t * KC * NR;
+      const int64_t p0 = panels * t / team, p1 = panels * (t + 1) / team;
+      for (int64_t pc = 0; pc < J && p0 < p1; pc += KC) {
+        const int64_t kc = std::min(KC, J - pc);
+        // A panels: Ap[tile][j][MR] = gy_g[n][tile MR + r][pq] for pixels j in [pc, pc + kc)
+        for (int64_t it = 0; it < k_tiles; ++it)
+          for (int r = 0; r < MR; ++r) {
+            int64_t k = it * MR + r;
+            float* d = Ap + it * MR * kc + r;
+            if (k >= Kg) {
+              for (int64_t j = 0; j < kc; ++j) d[j * MR] = 0.f;
+              continue;
+            }
+            for (int64_t j = 0, n = pc / PQ, pq = pc % PQ; j < kc; ++j) {
+              d[j * MR] = gyg[(n * s.K + k) * PQ + pq];
+              if (++pq == PQ) pq = 0, ++n;
+            }
+          }
+        for (int64_t jp = p0; jp < p1; ++jp) {
+          __m512i tx[3], th[3], tw[3];
+          __mmask16 lanes[3];
+          for (int v = 0; v < 3; ++v) {
+            tx[v] = _mm512_loadu_si512(tap_x.data() + jp * NR + 16 * v);
+            th[v] = _mm512_loadu_si512(tap_h.data() + jp * NR + 16 * v);
+            tw[v] = _mm512_loadu_si512(tap_w.data() + jp * NR + 16 * v);
+            lanes[v] = Kernel::lane_range(0, CRS - jp * NR - 16 * v);
+          }
+          for (int64_t j = 0; j < kc; ++j) {  // B row j: the 48 taps of pixel pc + j
+            const __m512i base = _mm512_set1_epi32(pix_base[pc + j]), row = _mm512_set1_epi32(pix_row[pc + j]),
+                          col = _mm512_set1_epi32(pix_col[pc + j]);
+            for (int v = 0; v < 3; ++v) {
+              __mmask16 inside = _mm512_mask_cmplt_epu32_mask(lanes[v], _mm512_add_epi32(row, th[v]), vH);
+              inside = _mm512_mask_cmplt_epu32_mask(inside, _mm512_add_epi32(col, tw[v]), vW);
+              _mm512_store_ps(Bp + j * NR + 16 * v,
+                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, _mm512_add_epi32(base, tx[v]), xg, 4));
+            }
+          }
+          const int n = static_cast<int>(std::min<int64_t>(NR, CRS - jp * NR));
+          for (int64_t it = 0; it < k_tiles; ++it) {
+            const int m = static_cast<int>(std::min<int64_t>(MR, Kg - it * MR));
+            Kernel::micro(kc, Ap + it * MR * kc, Bp, gwg + it * MR * CRS + jp * NR, CRS, m, n, pc == 0, nullptr);
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, PQ = s.P * s.Q, J = s.N * PQ;
-  if (Cg < 32 || Kg < 8 || J == 0) return false;
+  if (J == 0 || Kg < 4) return false;
+  if (Cg < 32) return s.C / G * RS >= 64 && backward_weight_gathered(s, gy, x, gw);
   const int64_t Hp = s.H + 2 * s.pad_h, Wp = s.W + 2 * s.pad_w;
   // channel blocks of up to 48, the tail in 16s
   std::vector<ChannelBlock> blocks;
