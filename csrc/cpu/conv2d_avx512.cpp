@@ -433,7 +433,7 @@ bool backward_weight_gathered(const ConvShape& s, const float* gy, const float* 
 bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, PQ = s.P * s.Q, J = s.N * PQ;
   if (J == 0 || Kg < 4) return false;
-  if (Cg < 32) return s.C / G * RS >= 64 && backward_weight_gathered(s, gy, x, gw);
+  if (Cg < 32) return Cg * RS >= 64 && backward_weight_gathered(s, gy, x, gw);
   const int64_t Hp = s.H + 2 * s.pad_h, Wp = s.W + 2 * s.pad_w;
   // channel blocks of up to 48, the tail in 16s
   std::vector<ChannelBlock> blocks;
