@@ -187,7 +187,7 @@ template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
-  if (!pointwise && backward_input_as_conv(s, gy, w, gx)) return;
+  if (backward_input_as_conv(s, gy, w, gx)) return;
   for_each_image<T>(s.N, pointwise ? 0 : CRS * PQ, [&](int64_t n, T* col, int nt, int) {
     for (int64_t g = 0; g < G; ++g) {
       const T* gyg = gy + (n * s.K + g * Kg) * PQ;  // (Kg, PQ)
