@@ -236,9 +236,172 @@ bool conv_small_k_forward(const ConvShape& s, const float* x, const float* w, co
   return true;
 }
 
+// Winograd F(2x2, 3x3) for 3x3, stride 1, undilated, ungrouped convolutions with
+// enough channels: each 2x2 output tile costs 16 multiplies per (k, c) instead of
+// 36. For a panel of 48 tiles: V = B^T d B of every 4x4 input patch (gathered
+// from a padded copy of x, 16 tiles per vector), then 16 GEMMs M_xi (K, 48) =
+// U_xi (K, C) @ V_xi (C, 48) with the 8 x 48 tile, U = G g G^T precomputed, then
+// y = A^T M A scattered into the 2x2 outputs.
+bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  using Kernel = ConvAvx512_8x48;
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  if (s.R != 3 || s.S != 3 || s.stride_h != 1 || s.stride_w != 1 || s.dil_h != 1 || s.dil_w != 1 ||
+      s.groups != 1 || s.C < 32 || s.K < 32 || s.P < 4 || s.Q < 4)
+    return false;
+  const int64_t C = s.C, K = s.K, P = s.P, Q = s.Q, PQ = P * Q;
+  const int64_t TP = (P + 1) / 2, TQ = (Q + 1) / 2, T = s.N * TP * TQ, panels = (T + NR - 1) / NR;
+  const int64_t Hp = std::max(2 * TP + 2, s.pad_h + s.H), Wp = std::max(2 * TQ + 2, s.pad_w + s.W), plane = Hp * Wp;
+  if (s.N * C * plane >= (int64_t(1) << 31) || s.N * K * PQ >= (int64_t(1) << 31)) return false;  // 32-bit lanes
+  const int64_t k_tiles = (K + MR - 1) / MR, Kpad = k_tiles * MR;
+  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nnc::num_threads(), panels)));
+
+  // U_xi (K, C) = G g G^T per (k, c), packed into 8-row panels per xi
+  Workspace u_ws(16 * K * C * sizeof(float)), up_ws(16 * Kpad * C * sizeof(float));
+  float* U = u_ws.as<float>();
+  for (int64_t kc = 0; kc < K * C; ++kc) {
+    const float* g = w + kc * 9;
+    float t[4][3];  // G g
+    for (int j = 0; j < 3; ++j) {
+      t[0][j] = g[j];
+      t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+      t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+      t[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; ++i) {  // (G g) G^T
+      float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+      for (int j = 0; j < 4; ++j) U[(i * 4 + j) * K * C + kc] = u[j];
+    }
+  }
+  for (int xi = 0; xi < 16; ++xi) pack_weights<MR>(U + xi * K * C, K, C, C, up_ws.as<float>() + xi * Kpad * C);
+  const float* Up = up_ws.as<float>();
+
+  // xpad (N, C, Hp, Wp): x shifted by the padding, zeros around
+  Workspace xpad_ws(s.N * C * plane * sizeof(float));
+  float* xpad = xpad_ws.as<float>();
+  // Panels go in chunks: all 16 U_xi (K, C) stream through the cache once per chunk,
+  // so with large U (many channels, few tiles) a chunk holds several panels.
+  const int64_t per_thread = (panels + nt - 1) / nt;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(per_thread, K * C / ((C + Kpad) * NR)));
+  Workspace v_ws(nt * chunk * 16 * C * NR * sizeof(float)), m_ws(nt * chunk * 16 * Kpad * NR * sizeof(float));
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    int t = 0, team = 1;
+#endif
+    for (int64_t i = s.N * C * t / team; i < s.N * C * (t + 1) / team; ++i) {
+      const float* src = x + i * s.H * s.W;
+      float* dst = xpad + i * plane;
+      std::fill(dst, dst + plane, 0.f);
+      for (int64_t h = 0; h < s.H && h + s.pad_h < Hp; ++h)
+        for (int64_t wi = 0; wi < s.W && wi + s.pad_w < Wp; ++wi) dst[(h + s.pad_h) * Wp + wi + s.pad_w] = src[h * s.W + wi];
+    }
+#pragma omp barrier
+    float* Vall = v_ws.as<float>() + t * chunk * 16 * C * NR;     // per panel in chunk: V[xi][c][48]
+    float* Mall = m_ws.as<float>() + t * chunk * 16 * Kpad * NR;  // per panel in chunk: M[xi][k][48]
+    alignas(64) int32_t in_base[NR], out_base[NR], out_row[NR], out_col[NR];
+    const int64_t first = panels * t / team, last = panels * (t + 1) / team;
+    for (int64_t c0 = first; c0 < last; c0 += chunk) {
+      const int64_t c1 = std::min(last, c0 + chunk);
+      for (int64_t panel = c0; panel < c1; ++panel) {
+        float* V = Vall + (panel - c0) * 16 * C * NR;
+        const int64_t t0 = panel * NR, used = std::min<int64_t>(NR, T - t0);
+        for (int j = 0; j < NR; ++j) {
+          int64_t tile = t0 + std::min<int64_t>(j, used - 1);  // lanes past the end repeat the last tile (masked out)
+          int64_t n = tile / (TP * TQ), tp = tile % (TP * TQ) / TQ, tq = tile % TQ;
+          in_base[j] = static_cast<int32_t>(n * C * plane + 2 * tp * Wp + 2 * tq);
+        }
+        // input transform: V[xi][c][lanes] = (B^T d B)[xi] of each tile's 4x4 patch
+        for (int v = 0; v < 3; ++v) {
+          const __mmask16 lanes = Kernel::lane_range(0, used - 16 * v);
+          const __m512i base = _mm512_load_si512(in_base + 16 * v);
+          for (int64_t c = 0; c < C; ++c) {
+            __m512 d[4][4];
+            const float* xc = xpad + c * plane;
+            for (int i = 0; i < 4; ++i)
+              for (int j = 0; j < 4; ++j)
+                d[i][j] = _mm512_mask_i32gather_ps(
+                    _mm512_setzero_ps(), lanes, _mm512_add_epi32(base, _mm512_set1_epi32(static_cast<int>(i * Wp + j))),
+                    xc, 4);
+            __m512 tb[4][4];  // B^T d
+            for (int j = 0; j < 4; ++j) {
+              tb[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+              tb[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+              tb[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+              tb[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+            }
+            for (int i = 0; i < 4; ++i) {  // (B^T d) B
+              float* out = V + ((i * 4) * C + c) * NR + 16 * v;
+              _mm512_store_ps(out, _mm512_sub_ps(tb[i][0], tb[i][2]));
+              _mm512_store_ps(out + C * NR, _mm512_add_ps(tb[i][1], tb[i][2]));
+              _mm512_store_ps(out + 2 * C * NR, _mm512_sub_ps(tb[i][2], tb[i][1]));
+              _mm512_store_ps(out + 3 * C * NR, _mm512_sub_ps(tb[i][1], tb[i][3]));
+            }
+          }
+        }
+      }
+      // 16 GEMMs per panel: M_xi (K, 48) = U_xi (K, C) @ V_xi (C, 48); each U_xi once per chunk
+      for (int xi = 0; xi < 16; ++xi)
+        for (int64_t panel = c0; panel < c1; ++panel) {
+          const float* V = Vall + (panel - c0) * 16 * C * NR;
+          float* M = Mall + (panel - c0) * 16 * Kpad * NR;
+          for (int64_t it = 0; it < k_tiles; ++it)
+            Kernel::micro(C, Up + (xi * Kpad + it * MR) * C, V + xi * C * NR, M + (xi * Kpad + it * MR) * NR, NR, MR,
+                          NR, true, nullptr);
+        }
+      for (int64_t panel = c0; panel < c1; ++panel) {
+        const float* M = Mall + (panel - c0) * 16 * Kpad * NR;
+        const int64_t t0 = panel * NR, used = std::min<int64_t>(NR, T - t0);
+        for (int j = 0; j < NR; ++j) {
+          int64_t tile = t0 + std::min<int64_t>(j, used - 1);
+          int64_t n = tile / (TP * TQ), tp = tile % (TP * TQ) / TQ, tq = tile % TQ;
+          out_base[j] = static_cast<int32_t>(n * K * PQ + 2 * tp * Q + 2 * tq);
+          out_row[j] = static_cast<int32_t>(2 * tp);
+          out_col[j] = static_cast<int32_t>(2 * tq);
+        }
+        // output transform: y (2x2 per tile) = A^T M A (+ bias), scattered with bounds masks
+        for (int v = 0; v < 3; ++v) {
+          const __mmask16 lanes = Kernel::lane_range(0, used - 16 * v);
+          const __m512i obase = _mm512_load_si512(out_base + 16 * v);
+          const __m512i orow = _mm512_load_si512(out_row + 16 * v), ocol = _mm512_load_si512(out_col + 16 * v);
+          const __mmask16 row1 = _mm512_mask_cmplt_epi32_mask(lanes, _mm512_add_epi32(orow, _mm512_set1_epi32(1)),
+                                                              _mm512_set1_epi32(static_cast<int>(P)));
+          const __mmask16 col1 = _mm512_mask_cmplt_epi32_mask(lanes, _mm512_add_epi32(ocol, _mm512_set1_epi32(1)),
+                                                              _mm512_set1_epi32(static_cast<int>(Q)));
+          const __mmask16 mask[2][2] = {{lanes, col1}, {row1, __mmask16(row1 & col1)}};
+          for (int64_t k = 0; k < K; ++k) {
+            __m512 m[4][4];
+            for (int xi = 0; xi < 16; ++xi) m[xi / 4][xi % 4] = _mm512_load_ps(M + (xi * Kpad + k) * NR + 16 * v);
+            __m512 s0[4], s1[4];  // A^T m
+            for (int j = 0; j < 4; ++j) {
+              s0[j] = _mm512_add_ps(_mm512_add_ps(m[0][j], m[1][j]), m[2][j]);
+              s1[j] = _mm512_sub_ps(_mm512_sub_ps(m[1][j], m[2][j]), m[3][j]);
+            }
+            const __m512 b = _mm512_set1_ps(bias ? bias[k] : 0.f);
+            __m512 out[2][2];  // (A^T m) A
+            out[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
+            out[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
+            out[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
+            out[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+            const __m512i kb = _mm512_add_epi32(obase, _mm512_set1_epi32(static_cast<int>(k * PQ)));
+            for (int i = 0; i < 2; ++i)
+              for (int j = 0; j < 2; ++j)
+                _mm512_mask_i32scatter_ps(y, mask[i][j],
+                                          _mm512_add_epi32(kb, _mm512_set1_epi32(static_cast<int>(i * Q + j))),
+                                          out[i][j], 4);
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  if (conv_winograd_forward(s, x, w, bias, y)) return;
   if (conv_small_k_forward(s, x, w, bias, y)) return;
   conv_igemm_forward<ConvAvx512_8x48>(s, x, w, bias, y);
 }
