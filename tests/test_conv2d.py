@@ -192,6 +192,26 @@ def test_few_output_channels(each_isa, rng, shape):
     assert_close(ops.conv2d(x, w, b, out=out, **opts), want, w[0].size)
 
 
+@pytest.mark.parametrize("shape", [
+    (2, 32, 7, 9, 33, dict(padding=1)),       # odd output: partial 2x2 tiles
+    (1, 40, 5, 4, 32, dict()),
+    (3, 64, 13, 11, 48, dict(padding=(1, 2))),
+    (1, 33, 4, 4, 35, dict(padding=2)),
+    (2, 48, 10, 10, 64, dict(padding=(0, 1))),
+])
+def test_3x3_stride_1_many_channels(each_isa, rng, shape):
+    # the AVX-512 twin runs these through Winograd F(2x2, 3x3): float32 error within 1e-4 (relative Frobenius)
+    N, C, H, W, K, opts = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, 3, 3)
+    want = ref_conv2d(x, w, b, **opts)
+    got = ops.conv2d(x, w, b, out=poisoned(want.shape), **opts)
+    assert_close(got, want, w[0].size)
+    assert np.linalg.norm(got - want) <= 1e-4 * np.linalg.norm(want)
+    gy = rand(rng, want.shape)
+    gx = ops.conv2d_backward(gy, x, w, output_mask=(True, False, False), **opts)[0]
+    assert_close(gx, ref_conv2d_grad_input(gy, w, x.shape, **opts), K * 9)
+
+
 def test_depthwise(each_isa, rng):
     x, w, b = conv_case(rng, 2, 18, 13, 11, 36, 3, 3, groups=18)
     want = ref_conv2d(x, w, b, 2, 1, 1, 18)
