@@ -248,6 +248,8 @@ bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, c
   if (s.R != 3 || s.S != 3 || s.stride_h != 1 || s.stride_w != 1 || s.dil_h != 1 || s.dil_w != 1 ||
       s.groups != 1 || s.C < 32 || s.K < 32 || s.P < 4 || s.Q < 4)
     return false;
+  // the filter transform costs about as much per (k, c) as the GEMMs over 64 tiles: skip small images
+  if (s.N * ((s.P + 1) / 2) * ((s.Q + 1) / 2) < 160) return false;
   const int64_t C = s.C, K = s.K, P = s.P, Q = s.Q, PQ = P * Q;
   const int64_t TP = (P + 1) / 2, TQ = (Q + 1) / 2, T = s.N * TP * TQ, panels = (T + NR - 1) / NR;
   const int64_t Hp = std::max(2 * TP + 2, s.pad_h + s.H), Wp = std::max(2 * TQ + 2, s.pad_w + s.W), plane = Hp * Wp;
@@ -255,25 +257,33 @@ bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, c
   const int64_t k_tiles = (K + MR - 1) / MR, Kpad = k_tiles * MR;
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nnc::num_threads(), panels)));
 
-  // U_xi (K, C) = G g G^T per (k, c), packed into 8-row panels per xi
-  Workspace u_ws(16 * K * C * sizeof(float)), up_ws(16 * Kpad * C * sizeof(float));
-  float* U = u_ws.as<float>();
-  for (int64_t kc = 0; kc < K * C; ++kc) {
-    const float* g = w + kc * 9;
-    float t[4][3];  // G g
-    for (int j = 0; j < 3; ++j) {
-      t[0][j] = g[j];
-      t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-      t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-      t[3][j] = g[6 + j];
-    }
-    for (int i = 0; i < 4; ++i) {  // (G g) G^T
-      float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-      for (int j = 0; j < 4; ++j) U[(i * 4 + j) * K * C + kc] = u[j];
-    }
-  }
-  for (int xi = 0; xi < 16; ++xi) pack_weights<MR>(U + xi * K * C, K, C, C, up_ws.as<float>() + xi * Kpad * C);
-  const float* Up = up_ws.as<float>();
+  // U_xi (K, C) = G g G^T per (k, c), written straight into 8-row panels: Up[xi][k tile][c][8]
+  Workspace up_ws(16 * Kpad * C * sizeof(float));
+  float* Up = up_ws.as<float>();
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t it = 0; it < k_tiles; ++it)
+    for (int64_t c = 0; c < C; ++c)
+      for (int r = 0; r < MR; ++r) {
+        const int64_t k = it * MR + r;
+        float u[16] = {};
+        if (k < K) {
+          const float* g = w + (k * C + c) * 9;
+          float t[4][3];  // G g
+          for (int j = 0; j < 3; ++j) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+          }
+          for (int i = 0; i < 4; ++i) {  // (G g) G^T
+            u[i * 4 + 0] = t[i][0];
+            u[i * 4 + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            u[i * 4 + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            u[i * 4 + 3] = t[i][2];
+          }
+        }
+        for (int xi = 0; xi < 16; ++xi) Up[((xi * k_tiles + it) * C + c) * MR + r] = u[xi];
+      }
 
   // xpad (N, C, Hp, Wp): x shifted by the padding, zeros around
   Workspace xpad_ws(s.N * C * plane * sizeof(float));
@@ -347,7 +357,7 @@ bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, c
           const float* V = Vall + (panel - c0) * 16 * C * NR;
           float* M = Mall + (panel - c0) * 16 * Kpad * NR;
           for (int64_t it = 0; it < k_tiles; ++it)
-            Kernel::micro(C, Up + (xi * Kpad + it * MR) * C, V + xi * C * NR, M + (xi * Kpad + it * MR) * NR, NR, MR,
+            Kernel::micro(C, Up + (xi * k_tiles + it) * MR * C, V + xi * C * NR, M + (xi * Kpad + it * MR) * NR, NR, MR,
                           NR, true, nullptr);
         }
       for (int64_t panel = c0; panel < c1; ++panel) {
