@@ -608,10 +608,11 @@ bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const fl
   if (J == 0 || Kg < 4) return false;
   if (Cg < 32) return Cg * RS >= 64 && backward_weight_gathered(s, gy, x, gw);
   const int64_t Hp = s.H + 2 * s.pad_h, Wp = s.W + 2 * s.pad_w;
-  // channel blocks of up to 48, the tail in 16s
+  // channel blocks of up to 48, as even as whole vectors allow (64 = 32 + 32, not 48 + 16)
   std::vector<ChannelBlock> blocks;
+  const int64_t nblocks = (Cg + 47) / 48, even = ((Cg + nblocks - 1) / nblocks + 15) / 16 * 16;
   for (int64_t c0 = 0; c0 < Cg;) {
-    int64_t width = std::min<int64_t>(48, Cg - c0);
+    int64_t width = std::min<int64_t>(even, Cg - c0);
     int nv = static_cast<int>((width + 15) / 16);
     blocks.push_back({c0, nv, static_cast<int>(width)});
     c0 += width;
