@@ -468,24 +468,63 @@ struct WgradTile {
   }
 };
 
+// r[i][j] <- r[j][i] for a 16 x 16 block held in 16 registers.
+void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+}
+
+// rows[i][0..n) (i < nrows, other rows zero) -> dst[j * ld + i] for j < n, i < nrows: a 16 x 16 block transposed.
+void transpose_block(const float* const* rows, int nrows, int64_t n, float* dst, int64_t ld) {
+  const __mmask16 in = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __mmask16 out = nrows >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i) r[i] = i < nrows ? _mm512_maskz_loadu_ps(in, rows[i]) : _mm512_setzero_ps();
+  transpose16x16(r);
+  for (int64_t j = 0; j < n && j < 16; ++j) _mm512_mask_storeu_ps(dst + j * ld, out, r[j]);
+}
+
 // gy (Kg rows of one group, image stride K P Q) -> panels [j][MR] over all pixels j, zero-padded rows.
 void pack_grad_rows(const ConvShape& s, const float* gy, int64_t Kg, int MR, float* dst) {
   const int64_t PQ = s.P * s.Q, J = s.N * PQ;
-  for (int64_t k0 = 0; k0 < Kg; k0 += MR) {
-    int64_t m = std::min<int64_t>(MR, Kg - k0);
+  for (int64_t k0 = 0; k0 < Kg; k0 += MR, dst += J * MR)
     for (int64_t n = 0; n < s.N; ++n)
-      for (int64_t j0 = 0; j0 < PQ; j0 += 256) {  // blocks of pixels, so the panel rows stay in L1
-        int64_t j1 = std::min(PQ, j0 + 256);
-        float* d = dst + n * PQ * MR;
-        for (int64_t r = 0; r < m; ++r) {
-          const float* src = gy + (n * s.K + k0 + r) * PQ;
-          for (int64_t j = j0; j < j1; ++j) d[j * MR + r] = src[j];
+      for (int r0 = 0; r0 < MR; r0 += 16) {
+        const int nrows = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>({16, MR - r0, Kg - k0 - r0})));
+        const int width = std::min(16, MR - r0);  // lanes of the panel row this block fills (zeros past nrows)
+        const float* rows[16];
+        for (int i = 0; i < nrows; ++i) rows[i] = gy + (n * s.K + k0 + r0 + i) * PQ;
+        for (int64_t j0 = 0; j0 < PQ; j0 += 16) {
+          for (int i = 0; i < nrows; ++i) rows[i] += j0 ? 16 : 0;
+          transpose_block(rows, nrows, std::min<int64_t>(16, PQ - j0), dst + (n * PQ + j0) * MR + r0, MR);
+          if (nrows < width)  // rows past Kg: zero
+            for (int64_t j = j0; j < std::min(PQ, j0 + 16); ++j)
+              std::fill(dst + (n * PQ + j) * MR + r0 + nrows, dst + (n * PQ + j) * MR + r0 + width, 0.f);
         }
-        for (int64_t r = m; r < MR; ++r)
-          for (int64_t j = j0; j < j1; ++j) d[j * MR + r] = 0.f;
       }
-    dst += J * MR;
-  }
 }
 
 struct ChannelBlock {
@@ -663,12 +702,14 @@ bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const fl
       // transpose the (Cg, W) slab of row h into (W, Cg), in 16 x 16 blocks
       const float* src = xg + n * s.C * s.H * s.W + h * s.W;  // src[c H W + w]
       float* out = dst + s.pad_w * Cg;                          // out[w Cg + c]
-      for (int64_t c0 = 0; c0 < Cg; c0 += 16)
+      for (int64_t c0 = 0; c0 < Cg; c0 += 16) {
+        const int nrows = static_cast<int>(std::min<int64_t>(16, Cg - c0));
+        const float* rows[16];
         for (int64_t w0 = 0; w0 < s.W; w0 += 16) {
-          int64_t c1 = std::min(Cg, c0 + 16), w1 = std::min(s.W, w0 + 16);
-          for (int64_t c = c0; c < c1; ++c)
-            for (int64_t w = w0; w < w1; ++w) out[w * Cg + c] = src[c * s.H * s.W + w];
+          for (int i = 0; i < nrows; ++i) rows[i] = src + (c0 + i) * s.H * s.W + w0;
+          transpose_block(rows, nrows, std::min<int64_t>(16, s.W - w0), out + w0 * Cg + c0, Cg);
         }
+      }
     }
     for (int nv = 1; nv <= 3; ++nv)
       if (need[nv]) pack_grad_rows(s, gyg, Kg, 24 / nv, panel_ws[nv].as<float>());
