@@ -226,13 +226,14 @@ def test_kernel_the_size_of_the_padded_input(rng):
     assert_close(ops.conv2d(x, w, b, padding=1), want, w[0].size)
 
 
-def test_empty_batch_and_channels(rng):
+@pytest.mark.parametrize("K", [3, 9])
+def test_empty_batch_and_channels(each_isa, rng, K):
     x, w, b = conv_case(rng, 0, 3, 6, 6, 4, 3, 3)
     assert ops.conv2d(x, w, b).shape == (0, 4, 4, 4)
     x = rand(rng, (2, 0, 5, 5))
-    w = rand(rng, (3, 0, 2, 2))
-    b = rand(rng, (3,))
-    np.testing.assert_array_equal(ops.conv2d(x, w, b), np.broadcast_to(b[None, :, None, None], (2, 3, 4, 4)))
+    w = rand(rng, (K, 0, 2, 2))
+    b = rand(rng, (K,))
+    np.testing.assert_array_equal(ops.conv2d(x, w, b), np.broadcast_to(b[None, :, None, None], (2, K, 4, 4)))
     gx, gw, gb = ops.conv2d_backward(rand(rng, (0, 4, 4, 4)), *conv_case(rng, 0, 3, 6, 6, 4, 3, 3)[:2])
     assert gx.shape == (0, 3, 6, 6)
     np.testing.assert_array_equal(gw, 0)

@@ -125,13 +125,16 @@ int threads_for(int64_t N) {
 template <typename T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   // implicit GEMM wants at least a few output channels per group to fill its 4- or 8-row tiles
+  // (and something to reduce over)
   if constexpr (std::is_same_v<T, float>) {
+    if (s.C / s.groups > 0) {
 #ifdef NNCORE_HAVE_AVX512
-    if (active_isa() == Isa::avx512 && s.K / s.groups >= 4) return conv2d_forward_avx512(s, x, w, bias, y);
+      if (active_isa() == Isa::avx512 && s.K / s.groups >= 4) return conv2d_forward_avx512(s, x, w, bias, y);
 #endif
 #ifdef NNCORE_HAVE_AVX2
-    if (active_isa() == Isa::avx2 && s.K / s.groups >= 3) return conv2d_forward_avx2(s, x, w, bias, y);
+      if (active_isa() == Isa::avx2 && s.K / s.groups >= 3) return conv2d_forward_avx2(s, x, w, bias, y);
 #endif
+    }
   }
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
