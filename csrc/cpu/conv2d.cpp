@@ -1,6 +1,9 @@
 // Portable 2-D convolution (float and double; the oracle twin): im2col /
 // col2im into a reused workspace around nnc::cpu::gemm, which itself picks
 // the AVX2 / AVX-512 SGEMM for float. Batches run one image per thread.
+// float32 forward and weight gradient go to the SIMD twins (conv2d_avx2.cpp,
+// conv2d_avx512.cpp) when active_isa() allows; a stride-1 input gradient is
+// run as the forward convolution of flipped weights.
 #include "cpu/conv2d.h"
 
 #include <algorithm>

@@ -1,6 +1,8 @@
-// Convolution, AVX-512F. Forward: implicit GEMM (cpu/conv2d_igemm.h) with an
-// 8 x 48 register tile (8 output channels x 48 output pixels, 24 zmm accumulators).
-// Weight gradient: a GEMM over pixels on a channels-last copy of x (below).
+// Convolution, AVX-512F. Forward, by shape: Winograd F(2x2, 3x3) (3x3 stride 1,
+// >= 32 channels, >= 160 tiles); a channels-in-vector kernel for <= 16 output
+// channels; otherwise implicit GEMM (cpu/conv2d_igemm.h) with an 8 x 48 register
+// tile (8 output channels x 48 output pixels). Weight gradient: a GEMM over pixels
+// on a channels-last copy of x (>= 32 input channels) or with gathered panels.
 #include <immintrin.h>
 
 #include <algorithm>
