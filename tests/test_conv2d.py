@@ -370,9 +370,12 @@ def test_simd_twins_match_scalar(rng):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_threads_agree_and_runs_are_identical(rng, threads):
-    x, w, b = conv_case(rng, 5, 8, 12, 12, 16, 3, 3)
-    gy = rand(rng, (5, 16, 12, 12))
+@pytest.mark.parametrize("shape", [(5, 8, 12, 12, 16), (2, 32, 20, 20, 40), (3, 40, 14, 14, 12)],
+                         ids=["implicit-gemm", "winograd", "few-outputs"])
+def test_threads_agree_and_runs_are_identical(rng, threads, shape):
+    N, C, H, W, K = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, 3, 3)
+    gy = rand(rng, (N, K, H, W))
     before = nncore.get_num_threads()
     try:
         nncore.set_num_threads(threads)
@@ -381,7 +384,8 @@ def test_threads_agree_and_runs_are_identical(rng, threads):
         for a, b_ in zip(first, again):
             assert np.array_equal(a, b_)
         assert_close(first[0], ref_conv2d(x, w, b, 1, 1), w[0].size)
-        assert_close(first[2], ref_conv2d_grad_weight(gy, x, w.shape, 1, 1), 5 * 144)
+        assert_close(first[1], ref_conv2d_grad_input(gy, w, x.shape, 1, 1), K * 9)
+        assert_close(first[2], ref_conv2d_grad_weight(gy, x, w.shape, 1, 1), N * H * W)
     finally:
         nncore.set_num_threads(before)
 
