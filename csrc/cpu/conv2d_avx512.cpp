@@ -109,6 +109,7 @@ struct ConvAvx512_8x48 {
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; ++k) {
       __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), b2 = _mm512_load_ps(B + 32);
+      _mm_prefetch(reinterpret_cast<const char*>(A + 16 * MR), _MM_HINT_T0);  // the weights stream in from L2
 #pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         __m512 a = _mm512_set1_ps(A[r]);
