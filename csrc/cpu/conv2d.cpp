@@ -173,6 +173,8 @@ bool backward_input_as_conv(const ConvShape& s, const T* gy, const T* w, T* gx) 
   if (4 * s.H * s.W > 5 * s.P * s.Q || Cg < 4) return false;
   Workspace flipped_ws(s.C * Kg * RS * sizeof(T));
   T* flipped = flipped_ws.as<T>();  // (C, Kg, R, S): flipped[g Cg + c][k][r][t] = w[g Kg + k][c][R-1-r][S-1-t]
+  const int nt = s.C * Kg * RS > (int64_t(1) << 16) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
   for (int64_t g = 0; g < G; ++g)
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t k = 0; k < Kg; ++k) {

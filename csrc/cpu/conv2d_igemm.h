@@ -84,15 +84,19 @@ void pack_columns(const ConvShape& s, const float* x, int64_t image_stride, cons
 }
 
 // Weights w (Kg, CRS) -> per KC block, per MR-row tile: panel[k][MR], zero-padded rows.
+// Tiles are split across nt threads.
 template <int MR>
-void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* dst) {
-  for (int64_t pc = 0; pc < CRS; pc += KC) {
-    int64_t kc = std::min(KC, CRS - pc);
-    for (int64_t ir = 0; ir < Kg; ir += MR, dst += MR * kc) {
-      int64_t m = std::min<int64_t>(MR, Kg - ir);
+void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* dst, int nt) {
+  const int64_t k_tiles = (Kg + MR - 1) / MR;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t it = 0; it < k_tiles; ++it) {
+    const int64_t ir = it * MR, m = std::min<int64_t>(MR, Kg - ir);
+    for (int64_t pc = 0; pc < CRS; pc += KC) {
+      const int64_t kc = std::min(KC, CRS - pc);
+      float* d = dst + pc * k_tiles * MR + it * MR * kc;  // blocks before pc are all KC deep
       for (int64_t k = 0; k < kc; ++k) {
-        for (int64_t r = 0; r < m; ++r) dst[k * MR + r] = w[(ir + r) * CRS + pc + k];
-        for (int64_t r = m; r < MR; ++r) dst[k * MR + r] = 0.f;
+        for (int64_t r = 0; r < m; ++r) d[k * MR + r] = w[(ir + r) * CRS + pc + k];
+        for (int64_t r = m; r < MR; ++r) d[k * MR + r] = 0.f;
       }
     }
   }
@@ -127,7 +131,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
   for (int64_t g = 0; g < G; ++g) {
     const float* xg = x + g * Cg * s.H * s.W;
     const float* bg = bias ? bias + g * Kg : nullptr;
-    pack_weights<MR>(w + g * Kg * CRS, Kg, CRS, KC, packed_w.as<float>());
+    pack_weights<MR>(w + g * Kg * CRS, Kg, CRS, KC, packed_w.as<float>(), nt);
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
