@@ -511,10 +511,12 @@ void transpose_block(const float* const* rows, int nrows, int64_t n, float* dst,
 }
 
 // gy (Kg rows of one group, image stride K P Q) -> panels [j][MR] over all pixels j, zero-padded rows.
-void pack_grad_rows(const ConvShape& s, const float* gy, int64_t Kg, int MR, float* dst) {
+void pack_grad_rows(const ConvShape& s, const float* gy, int64_t Kg, int MR, float* panels, int nt) {
   const int64_t PQ = s.P * s.Q, J = s.N * PQ;
-  for (int64_t k0 = 0; k0 < Kg; k0 += MR, dst += J * MR)
-    for (int64_t n = 0; n < s.N; ++n)
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
+  for (int64_t k0 = 0; k0 < Kg; k0 += MR)
+    for (int64_t n = 0; n < s.N; ++n) {
+      float* dst = panels + k0 * J;  // panel k0 / MR starts at (k0 / MR) J MR
       for (int r0 = 0; r0 < MR; r0 += 16) {
         const int nrows = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>({16, MR - r0, Kg - k0 - r0})));
         const int width = std::min(16, MR - r0);  // lanes of the panel row this block fills (zeros past nrows)
@@ -528,6 +530,7 @@ void pack_grad_rows(const ConvShape& s, const float* gy, int64_t Kg, int MR, flo
               std::fill(dst + (n * PQ + j) * MR + r0 + nrows, dst + (n * PQ + j) * MR + r0 + width, 0.f);
         }
       }
+    }
 }
 
 struct ChannelBlock {
@@ -715,7 +718,7 @@ bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const fl
       }
     }
     for (int nv = 1; nv <= 3; ++nv)
-      if (need[nv]) pack_grad_rows(s, gyg, Kg, 24 / nv, panel_ws[nv].as<float>());
+      if (need[nv]) pack_grad_rows(s, gyg, Kg, 24 / nv, panel_ws[nv].as<float>(), nt);
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
@@ -746,6 +749,7 @@ bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const fl
     }
     // gw[g Kg + k][c][r][t] = gwt[tap][k][c]
     float* gwg = gw + g * Kg * Cg * RS;
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t k = 0; k < Kg; ++k)
       for (int64_t c = 0; c < Cg; ++c)
         for (int64_t tap = 0; tap < RS; ++tap) gwg[(k * Cg + c) * RS + tap] = gwt[(tap * Kg + k) * Cg + c];
