@@ -251,6 +251,8 @@ void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) 
 
 template <typename T>
 void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst) {
+  const int nt = N * C * HW > (int64_t(1) << 16) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t c = 0; c < C; ++c) {
     T sum = 0;
     for (int64_t n = 0; n < N; ++n) {
@@ -265,6 +267,8 @@ void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst) {
 
 template <typename T>
 void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y) {
+  const int nt = N * C * HW > (int64_t(1) << 16) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
       T* p = y + (n * C + c) * HW;
