@@ -178,6 +178,41 @@ def test_shapes_of_real_networks(each_isa, rng, shape):
     assert_close(ops.conv2d(x, w, b, stride, pad), want, w[0].size)
 
 
+@pytest.mark.parametrize("shape", [
+    (2, 16, 5, 38, 16, 3, 3, dict(padding=1)),                                  # SSD-head-like: 16 outputs
+    (1, 24, 7, 56, 5, 3, 3, dict(stride=(2, 1), padding=(0, 2), dilation=(1, 2))),
+    (3, 16, 6, 13, 14, 2, 3, dict(groups=2, padding=1)),
+    (1, 8, 4, 29, 9, 3, 5, dict(padding=(2, 0), dilation=(2, 1))),
+])
+def test_few_output_channels(each_isa, rng, shape):
+    N, C, H, W, K, R, S, opts = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, R, S, opts.get("groups", 1))
+    want = ref_conv2d(x, w, b, **opts)
+    out = poisoned(want.shape)
+    assert_close(ops.conv2d(x, w, b, out=out, **opts), want, w[0].size)
+
+
+@pytest.mark.parametrize("shape", [
+    (2, 32, 21, 17, 33, dict(padding=1)),     # odd output: partial 2x2 tiles
+    (1, 40, 29, 28, 32, dict()),
+    (3, 36, 13, 11, 48, dict(padding=(1, 2))),
+    (1, 33, 24, 26, 35, dict(padding=2)),
+    (2, 48, 20, 20, 64, dict(padding=(0, 1))),
+    (2, 32, 7, 9, 33, dict(padding=1)),       # too few tiles for Winograd: direct
+])
+def test_3x3_stride_1_many_channels(each_isa, rng, shape):
+    # the AVX-512 twin runs these through Winograd F(2x2, 3x3): float32 error within 1e-4 (relative Frobenius)
+    N, C, H, W, K, opts = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, 3, 3)
+    want = ref_conv2d(x, w, b, **opts)
+    got = ops.conv2d(x, w, b, out=poisoned(want.shape), **opts)
+    assert_close(got, want, w[0].size)
+    assert np.linalg.norm(got - want) <= 1e-4 * np.linalg.norm(want)
+    gy = rand(rng, want.shape)
+    gx = ops.conv2d_backward(gy, x, w, output_mask=(True, False, False), **opts)[0]
+    assert_close(gx, ref_conv2d_grad_input(gy, w, x.shape, **opts), K * 9)
+
+
 def test_depthwise(each_isa, rng):
     x, w, b = conv_case(rng, 2, 18, 13, 11, 36, 3, 3, groups=18)
     want = ref_conv2d(x, w, b, 2, 1, 1, 18)
@@ -191,13 +226,14 @@ def test_kernel_the_size_of_the_padded_input(rng):
     assert_close(ops.conv2d(x, w, b, padding=1), want, w[0].size)
 
 
-def test_empty_batch_and_channels(rng):
+@pytest.mark.parametrize("K", [3, 9])
+def test_empty_batch_and_channels(each_isa, rng, K):
     x, w, b = conv_case(rng, 0, 3, 6, 6, 4, 3, 3)
     assert ops.conv2d(x, w, b).shape == (0, 4, 4, 4)
     x = rand(rng, (2, 0, 5, 5))
-    w = rand(rng, (3, 0, 2, 2))
-    b = rand(rng, (3,))
-    np.testing.assert_array_equal(ops.conv2d(x, w, b), np.broadcast_to(b[None, :, None, None], (2, 3, 4, 4)))
+    w = rand(rng, (K, 0, 2, 2))
+    b = rand(rng, (K,))
+    np.testing.assert_array_equal(ops.conv2d(x, w, b), np.broadcast_to(b[None, :, None, None], (2, K, 4, 4)))
     gx, gw, gb = ops.conv2d_backward(rand(rng, (0, 4, 4, 4)), *conv_case(rng, 0, 3, 6, 6, 4, 3, 3)[:2])
     assert gx.shape == (0, 3, 6, 6)
     np.testing.assert_array_equal(gw, 0)
@@ -221,6 +257,9 @@ BACKWARD_CASES = [
     (4, 3, 10, 10, 5, 5, 5, dict(stride=3, padding=2)),
     (2, 3, 6, 7, 4, 3, 3, dict(padding=(3, 1), dilation=(1, 2))),  # padding wider than the kernel reach
     (3, 17, 9, 8, 19, 3, 3, dict(padding=1)),
+    (2, 40, 7, 9, 12, 3, 2, dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),  # channels-last weight gradient
+    (2, 64, 6, 5, 26, 3, 3, dict(padding=1, groups=2)),
+    (3, 97, 5, 6, 9, 1, 3, dict(padding=(0, 1))),
 ]
 
 
@@ -331,9 +370,12 @@ def test_simd_twins_match_scalar(rng):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_threads_agree_and_runs_are_identical(rng, threads):
-    x, w, b = conv_case(rng, 5, 8, 12, 12, 16, 3, 3)
-    gy = rand(rng, (5, 16, 12, 12))
+@pytest.mark.parametrize("shape", [(5, 8, 12, 12, 16), (2, 32, 20, 20, 40), (3, 40, 14, 14, 12)],
+                         ids=["implicit-gemm", "winograd", "few-outputs"])
+def test_threads_agree_and_runs_are_identical(rng, threads, shape):
+    N, C, H, W, K = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, 3, 3)
+    gy = rand(rng, (N, K, H, W))
     before = nncore.get_num_threads()
     try:
         nncore.set_num_threads(threads)
@@ -342,7 +384,8 @@ def test_threads_agree_and_runs_are_identical(rng, threads):
         for a, b_ in zip(first, again):
             assert np.array_equal(a, b_)
         assert_close(first[0], ref_conv2d(x, w, b, 1, 1), w[0].size)
-        assert_close(first[2], ref_conv2d_grad_weight(gy, x, w.shape, 1, 1), 5 * 144)
+        assert_close(first[1], ref_conv2d_grad_input(gy, w, x.shape, 1, 1), K * 9)
+        assert_close(first[2], ref_conv2d_grad_weight(gy, x, w.shape, 1, 1), N * H * W)
     finally:
         nncore.set_num_threads(before)
 

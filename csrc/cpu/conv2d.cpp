@@ -1,6 +1,9 @@
 // Portable 2-D convolution (float and double; the oracle twin): im2col /
 // col2im into a reused workspace around nnc::cpu::gemm, which itself picks
 // the AVX2 / AVX-512 SGEMM for float. Batches run one image per thread.
+// float32 forward and weight gradient go to the SIMD twins (conv2d_avx2.cpp,
+// conv2d_avx512.cpp) when active_isa() allows; a stride-1 input gradient is
+// run as the forward convolution of flipped weights.
 #include "cpu/conv2d.h"
 
 #include <algorithm>
@@ -124,12 +127,18 @@ int threads_for(int64_t N) {
 
 template <typename T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
-#ifdef NNCORE_HAVE_AVX512
-  // implicit GEMM wants at least a few output channels per group to fill its 8-row tiles
+  // implicit GEMM wants at least a few output channels per group to fill its 4- or 8-row tiles
+  // (and something to reduce over)
   if constexpr (std::is_same_v<T, float>) {
-    if (active_isa() == Isa::avx512 && s.K / s.groups >= 4) return conv2d_forward_avx512(s, x, w, bias, y);
-  }
+    if (s.C / s.groups > 0) {
+#ifdef NNCORE_HAVE_AVX512
+      if (active_isa() == Isa::avx512 && s.K / s.groups >= 4) return conv2d_forward_avx512(s, x, w, bias, y);
 #endif
+#ifdef NNCORE_HAVE_AVX2
+      if (active_isa() == Isa::avx2 && s.K / s.groups >= 3) return conv2d_forward_avx2(s, x, w, bias, y);
+#endif
+    }
+  }
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
   for_each_image<T>(s.N, pointwise ? 0 : CRS * PQ, [&](int64_t n, T* col, int nt, int) {
@@ -156,11 +165,16 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T
 // weights flipped in space and with in/out channels swapped, padding d (R - 1) - p.
 template <typename T>
 bool backward_input_as_conv(const ConvShape& s, const T* gy, const T* w, T* gx) {
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S;
   if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > s.dil_h * (s.R - 1) || s.pad_w > s.dil_w * (s.S - 1))
     return false;
-  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S;
+  // it computes every tap over the whole input: worth it only when the output is about as large
+  // ("same" padding), and with enough input channels per group to fill the forward's tiles
+  if (4 * s.H * s.W > 5 * s.P * s.Q || Cg < 4) return false;
   Workspace flipped_ws(s.C * Kg * RS * sizeof(T));
   T* flipped = flipped_ws.as<T>();  // (C, Kg, R, S): flipped[g Cg + c][k][r][t] = w[g Kg + k][c][R-1-r][S-1-t]
+  const int nt = s.C * Kg * RS > (int64_t(1) << 16) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
   for (int64_t g = 0; g < G; ++g)
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t k = 0; k < Kg; ++k) {
@@ -181,7 +195,7 @@ template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
-  if (!pointwise && backward_input_as_conv(s, gy, w, gx)) return;
+  if (backward_input_as_conv(s, gy, w, gx)) return;
   for_each_image<T>(s.N, pointwise ? 0 : CRS * PQ, [&](int64_t n, T* col, int nt, int) {
     for (int64_t g = 0; g < G; ++g) {
       const T* gyg = gy + (n * s.K + g * Kg) * PQ;  // (Kg, PQ)
@@ -195,6 +209,11 @@ void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
 
 template <typename T>
 void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) {
+#ifdef NNCORE_HAVE_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() == Isa::avx512 && !is_pointwise(s) && conv2d_backward_weight_avx512(s, gy, x, gw)) return;
+  }
+#endif
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
   const int64_t wsize = s.K * CRS;
@@ -232,6 +251,8 @@ void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) 
 
 template <typename T>
 void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst) {
+  const int nt = N * C * HW > (int64_t(1) << 16) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t c = 0; c < C; ++c) {
     T sum = 0;
     for (int64_t n = 0; n < N; ++n) {
@@ -246,6 +267,8 @@ void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst) {
 
 template <typename T>
 void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y) {
+  const int nt = N * C * HW > (int64_t(1) << 16) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
       T* p = y + (n * C + c) * HW;

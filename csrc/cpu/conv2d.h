@@ -31,6 +31,9 @@ void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw);
 // The SIMD twins of conv2d_forward<float> (implicit GEMM, cpu/conv2d_igemm.h);
 // conv2d_forward<float> calls them when active_isa() allows and the shape suits.
 void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
+void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
+// Returns false (doing nothing) for shapes it does not handle (fewer than 32 input channels per group).
+bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw);
 
 // dst (C) = sum of src (N, C, HW) over N and HW.
 template <typename T>

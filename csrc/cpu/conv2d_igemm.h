@@ -63,7 +63,7 @@ std::vector<Tap> conv_taps(const ConvShape& s, int64_t Cg) {
 // Packs rows [k0, k0 + kc) of the column matrix for panel columns `runs` into
 // dst (kc x NR, row-major, columns past the runs zero); x is one group's
 // channels of image 0, images image_stride apart.
-template <int NR>
+template <class Kernel, int NR>
 void pack_columns(const ConvShape& s, const float* x, int64_t image_stride, const Tap* taps,
                   const std::vector<ColumnRun>& runs, int64_t used, int64_t kc, float* dst) {
   for (int64_t k = 0; k < kc; ++k, dst += NR) {
@@ -73,39 +73,38 @@ void pack_columns(const ConvShape& s, const float* x, int64_t image_stride, cons
       int64_t h = run.p * s.stride_h + tap.h_off;
       int64_t a = std::max(run.q0, tap.q_lo) - run.q0, b = std::min(run.q0 + run.len, tap.q_hi) - run.q0;
       if (h < 0 || h >= s.H || a >= b) {
-        for (int64_t i = 0; i < run.len; ++i) out[i] = 0.f;
-        continue;
+        a = b = 0;  // nothing to read: all zeros
       }
-      // src[i stride_w] is the input pixel of output column q0 + i (runs are short: plain loops, no memcpy calls)
+      // src[i stride_w] is the input pixel of output column q0 + i, valid for i in [a, b)
       const float* src = x + run.n * image_stride + tap.x_off + h * s.W + run.q0 * s.stride_w + tap.w_off;
-      for (int64_t i = 0; i < a; ++i) out[i] = 0.f;
-      if (s.stride_w == 1) {
-        for (int64_t i = a; i < b; ++i) out[i] = src[i];
-      } else {
-        for (int64_t i = a; i < b; ++i) out[i] = src[i * s.stride_w];
-      }
-      for (int64_t i = b; i < run.len; ++i) out[i] = 0.f;
+      Kernel::pack_run(out, src, run.len, a, b, s.stride_w);
     }
     for (int64_t j = used; j < NR; ++j) dst[j] = 0.f;
   }
 }
 
 // Weights w (Kg, CRS) -> per KC block, per MR-row tile: panel[k][MR], zero-padded rows.
+// Tiles are split across nt threads.
 template <int MR>
-void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* dst) {
-  for (int64_t pc = 0; pc < CRS; pc += KC) {
-    int64_t kc = std::min(KC, CRS - pc);
-    for (int64_t ir = 0; ir < Kg; ir += MR, dst += MR * kc) {
-      int64_t m = std::min<int64_t>(MR, Kg - ir);
+void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* dst, int nt) {
+  const int64_t k_tiles = (Kg + MR - 1) / MR;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t it = 0; it < k_tiles; ++it) {
+    const int64_t ir = it * MR, m = std::min<int64_t>(MR, Kg - ir);
+    for (int64_t pc = 0; pc < CRS; pc += KC) {
+      const int64_t kc = std::min(KC, CRS - pc);
+      float* d = dst + pc * k_tiles * MR + it * MR * kc;  // blocks before pc are all KC deep
       for (int64_t k = 0; k < kc; ++k) {
-        for (int64_t r = 0; r < m; ++r) dst[k * MR + r] = w[(ir + r) * CRS + pc + k];
-        for (int64_t r = m; r < MR; ++r) dst[k * MR + r] = 0.f;
+        for (int64_t r = 0; r < m; ++r) d[k * MR + r] = w[(ir + r) * CRS + pc + k];
+        for (int64_t r = m; r < MR; ++r) d[k * MR + r] = 0.f;
       }
     }
   }
 }
 
-// Kernel provides MR, NR and
+// Kernel provides MR, NR, KC, C_TILE_FLOATS,
+//   pack_run(out, src, len, a, b, stride): out[i] = src[i stride] for i in [a, b), 0 elsewhere in [0, len),
+//   pack_panel(...): pack_columns<Kernel, NR> or a faster equivalent,
 //   micro(kc, A (kc x MR), B (kc x NR), C, ldc, m, n, first, bias):
 //   C[0..m)[0..n) = (first ? bias-or-0 : C) + A^T B, one MR x NR tile.
 template <class Kernel>
@@ -132,7 +131,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
   for (int64_t g = 0; g < G; ++g) {
     const float* xg = x + g * Cg * s.H * s.W;
     const float* bg = bias ? bias + g * Kg : nullptr;
-    pack_weights<MR>(w + g * Kg * CRS, Kg, CRS, KC, packed_w.as<float>());
+    pack_weights<MR>(w + g * Kg * CRS, Kg, CRS, KC, packed_w.as<float>(), nt);
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
@@ -152,7 +151,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
           for (int64_t jp = c0; jp < c1; ++jp) {
             int64_t j0 = jp * NR, used = std::min<int64_t>(NR, J - j0);
             column_runs(s, j0, used, runs);
-            pack_columns<NR>(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
+            Kernel::pack_panel(s, xg, s.C * s.H * s.W, taps.data() + pc, runs, used, kc, Bp);
             // panel columns adjacent in memory: one image, or the staging copy
             bool contiguous = staged || runs.front().n == runs.back().n;
             const ColumnRun& head = runs.front();
