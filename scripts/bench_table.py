@@ -23,7 +23,7 @@ def main(paths):
     groups = defaultdict(dict)
     for path in paths:
         for bench in json.load(open(path))["benchmarks"]:
-            impl = bench["params"].get("impl", bench["name"])
+            impl = (bench["params"] or {}).get("impl", bench["name"])
             groups[bench["group"] or bench["name"]][impl] = bench
     peers = sorted({impl for g in groups.values() for impl in g if impl != "nncore"})
     head = ["group", "nncore ms", "nncore rate", "faults/call"]
