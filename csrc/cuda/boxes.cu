@@ -13,6 +13,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include "core/boxes_math.h"
+#include "core/cuda_buffer.h"
 #include "core/cuda_check.h"
 #include "cuda/boxes.h"
 
@@ -27,24 +28,6 @@ cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 4096)); }
 
-// Stream-ordered scratch memory, freed on scope exit.
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, cudaStream_t stream) : stream_(stream) {
-    if (bytes) NNC_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream));
-  }
-  ~DeviceBuffer() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
 
 template <typename T>
 T copy_to_host(const T* device_value, cudaStream_t stream) {

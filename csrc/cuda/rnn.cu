@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "core/cuda_buffer.h"
 #include "core/cuda_check.h"
 #include "core/rnn_math.h"
 #include "cuda/gemm.h"
@@ -19,24 +20,6 @@ constexpr int kThreads = 256;
 
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
-// Stream-ordered scratch memory, freed on the stream when it goes out of scope.
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, cudaStream_t stream) : stream_(stream) {
-    if (bytes) NNC_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream));
-  }
-  ~DeviceBuffer() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
 
 template <typename T>
 void copy_or_zero(T* dst, const T* src, int64_t n, cudaStream_t s) {

@@ -20,14 +20,6 @@ namespace py = pybind11;
 namespace nnc::ops {
 namespace {
 
-void check_device_built(const Array& a, const char* op, const char* arg) {
-#ifndef NNCORE_HAVE_CUDA
-  NNC_CHECK(a.device == Device::cpu, op, ": ", arg, " is a CUDA array, but this nncore was built without CUDA");
-#else
-  (void)a, (void)op, (void)arg;
-#endif
-}
-
 // boxes (N, 4), float32 or float64, C-contiguous.
 Array boxes_arg(py::handle obj, const char* op, const char* arg) {
   Array b = as_array(obj, op, arg);
@@ -35,7 +27,6 @@ Array boxes_arg(py::handle obj, const char* op, const char* arg) {
   NNC_CHECK(b.ndim() == 2 && b.shape[1] == 4, op, ": ", arg, " must be 2-D (N, 4) with rows (x1, y1, x2, y2), got ",
             b.ndim(), "-D of shape ", b.shape_str());
   check_contiguous(b, op, arg);
-  check_device_built(b, op, arg);
   return b;
 }
 

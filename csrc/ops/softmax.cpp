@@ -18,14 +18,6 @@ namespace py = pybind11;
 namespace nnc::ops {
 namespace {
 
-void check_device_built(const Array& x, const char* op, const char* arg) {
-#ifndef NNCORE_HAVE_CUDA
-  NNC_CHECK(x.device == Device::cpu, op, ": ", arg, " is a CUDA array but nncore was built without CUDA");
-#else
-  (void)x, (void)op, (void)arg;
-#endif
-}
-
 // out may be exactly `in` (the kernels work in place) but must not partly overlap it.
 void check_alias_or_disjoint(const Array& out, const Array& in, const char* op, const char* arg_out,
                              const char* arg_in) {
@@ -57,7 +49,6 @@ void softmax(py::handle x_obj, py::handle out_obj, int64_t dim, bool log, uintpt
   check_float(x, op, "input");
   check_same_dtype(x, out, op, "input", "out");
   check_same_device(x, out, op, "input", "out");
-  check_device_built(x, op, "input");
   check_writeable(out, op, "out");
   check_contiguous(x, op, "input");
   check_contiguous(out, op, "out");
@@ -95,7 +86,6 @@ void softmax_backward(py::handle grad_obj, py::handle y_obj, py::handle out_obj,
   check_same_dtype(g, out, op, "grad_output", "out");
   check_same_device(g, y, op, "grad_output", "output");
   check_same_device(g, out, op, "grad_output", "out");
-  check_device_built(g, op, "grad_output");
   check_writeable(out, op, "out");
   check_contiguous(g, op, "grad_output");
   check_contiguous(y, op, "output");
@@ -145,7 +135,6 @@ void cross_entropy(py::handle input_obj, py::handle target_obj, py::object weigh
   Array t = as_array(target_obj, op, "target");
   check_float(x, op, "input");
   check_same_device(x, t, op, "input", "target");
-  check_device_built(x, op, "input");
   cpu::Reduction reduction = parse_reduction(reduction_name);
   NNC_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, op, ": label_smoothing must be in [0, 1], got ",
             label_smoothing);
