@@ -16,6 +16,7 @@
 #include "core/threading.h"
 #include "cpu/conv2d.h"
 #include "cpu/conv2d_igemm.h"
+#include "cpu/transpose_simd.h"
 
 namespace nnc::cpu {
 namespace {
@@ -471,42 +472,13 @@ struct WgradTile {
   }
 };
 
-// r[i][j] <- r[j][i] for a 16 x 16 block held in 16 registers.
-void transpose16x16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
-    __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
-  }
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
-    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
-  }
-}
-
 // rows[i][0..n) (i < nrows, other rows zero) -> dst[j * ld + i] for j < n, i < nrows: a 16 x 16 block transposed.
 void transpose_block(const float* const* rows, int nrows, int64_t n, float* dst, int64_t ld) {
   const __mmask16 in = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
   const __mmask16 out = nrows >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
   __m512 r[16];
   for (int i = 0; i < 16; ++i) r[i] = i < nrows ? _mm512_maskz_loadu_ps(in, rows[i]) : _mm512_setzero_ps();
-  transpose16x16(r);
+  nnc::simd::transpose16x16(r);
   for (int64_t j = 0; j < n && j < 16; ++j) _mm512_mask_storeu_ps(dst + j * ld, out, r[j]);
 }
 

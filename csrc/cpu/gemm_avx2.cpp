@@ -4,6 +4,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/gemm_blocked.h"
+#include "cpu/transpose_simd.h"
 
 namespace nnc::cpu {
 namespace {
@@ -11,6 +12,21 @@ namespace {
 struct SgemmAvx2_6x16 {
   static constexpr int MR = 6, NR = 16;
   static constexpr int64_t MC = 144, KC = 256, NC = 4080;
+
+  // A full panel of a transposed B: dst[k][j] = B[j * ldb + k] for j < 16, in
+  // 8 x 8 blocks transposed in registers (a scalar loop for the last k % 8).
+  static void pack_b_transposed(int64_t kc, const float* B, int64_t ldb, float* dst) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8)
+      for (int half = 0; half < 2; ++half) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(B + (half * 8 + i) * ldb + k);
+        nnc::simd::transpose8x8(r);
+        for (int i = 0; i < 8; ++i) _mm256_store_ps(dst + (k + i) * NR + half * 8, r[i]);
+      }
+    for (; k < kc; ++k)
+      for (int j = 0; j < NR; ++j) dst[k * NR + j] = B[j * ldb + k];
+  }
 
   // C (m x n corner of a 6 x 16 tile) = A panel (kc x 6) @ B panel (kc x 16) + beta * C
   static void micro(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, float beta, int m, int n) {

@@ -5,6 +5,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/gemm_blocked.h"
+#include "cpu/transpose_simd.h"
 
 namespace nnc::cpu {
 namespace {
@@ -12,6 +13,21 @@ namespace {
 struct SgemmAvx512_12x32 {
   static constexpr int MR = 12, NR = 32;
   static constexpr int64_t MC = 192, KC = 512, NC = 3072;
+
+  // A full panel of a transposed B: dst[k][j] = B[j * ldb + k] for j < 32, in
+  // 16 x 16 blocks transposed in registers (a scalar loop for the last k % 16).
+  static void pack_b_transposed(int64_t kc, const float* B, int64_t ldb, float* dst) {
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16)
+      for (int half = 0; half < 2; ++half) {
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(B + (half * 16 + i) * ldb + k);
+        nnc::simd::transpose16x16(r);
+        for (int i = 0; i < 16; ++i) _mm512_store_ps(dst + (k + i) * NR + half * 16, r[i]);
+      }
+    for (; k < kc; ++k)
+      for (int j = 0; j < NR; ++j) dst[k * NR + j] = B[j * ldb + k];
+  }
 
   // C (m x n corner of a 12 x 32 tile) = A panel (kc x 12) @ B panel (kc x 32) + beta * C
   static void micro(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, float beta, int m, int n) {

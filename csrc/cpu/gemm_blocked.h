@@ -40,12 +40,16 @@ void pack_a(bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, f
   }
 }
 
-// B slab (kc x nc) -> panels of NR columns: panel[k][NR], zero-padded.
-template <int NR>
+// B slab (kc x nc) -> panels of NR columns: panel[k][NR], zero-padded. Full
+// panels of a transposed B go through the twin's in-register transposes.
+template <class Kernel>
 void pack_b(bool trans_b, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* dst) {
+  constexpr int NR = Kernel::NR;
   for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
     int64_t n = std::min<int64_t>(NR, nc - jr);
-    if (trans_b) {  // B(k, j) = B[j * ldb + k]
+    if (trans_b && n == NR) {
+      Kernel::pack_b_transposed(kc, B + jr * ldb, ldb, dst);
+    } else if (trans_b) {  // B(k, j) = B[j * ldb + k]
       for (int64_t j = 0; j < n; ++j) {
         const float* src = B + (jr + j) * ldb;
         for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
@@ -117,7 +121,7 @@ void sgemm_rows_parallel(int nt, bool trans_a, bool trans_b, int64_t M, int64_t 
         int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
         if (p1 > p0) {
           int64_t j0 = p0 * NR, j1 = std::min(nc, p1 * NR);
-          pack_b<NR>(trans_b, kc, j1 - j0, trans_b ? B + (jc + j0) * ldb + pc : B + pc * ldb + jc + j0, ldb,
+          pack_b<Kernel>(trans_b, kc, j1 - j0, trans_b ? B + (jc + j0) * ldb + pc : B + pc * ldb + jc + j0, ldb,
                      Bp + j0 * kc);
         }
 #pragma omp barrier
@@ -140,7 +144,7 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
     int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       int64_t kc = std::min(KC, K - pc);
-      pack_b<NR>(trans_b, kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, b_pack.as<float>());
+      pack_b<Kernel>(trans_b, kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, b_pack.as<float>());
       sweep_rows<Kernel>(trans_a, 0, M, jc, nc, pc, kc, alpha, A, lda, b_pack.as<float>(), pc == 0 ? beta : 1.f,
                          C, ldc, a_pack.as<float>());
     }

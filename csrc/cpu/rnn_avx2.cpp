@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "cpu/rnn_simd.h"
+#include "cpu/transpose_simd.h"
 
 namespace {
 
@@ -36,25 +37,7 @@ struct Avx2 {
     reg r = _mm256_rcp_ps(x);
     return _mm256_mul_ps(r, _mm256_fnmadd_ps(x, r, _mm256_set1_ps(2.f)));
   }
-  // 8 x 8 transpose: r[i][c] -> r[c][i] (unpack pairs, 4 x 4 within 128-bit
-  // lanes, then swap lanes).
-  static void transpose(reg r[8]) {
-    reg t[8], u[8];
-    for (int i = 0; i < 4; ++i) {
-      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; ++i) {  // u[4i + q]: column 4l + q of rows 4i..4i+3, in lane l
-      u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-      u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-      u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-      u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int q = 0; q < 4; ++q) {
-      r[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
-      r[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
-    }
-  }
+  static void transpose(reg r[8]) { nnc::simd::transpose8x8(r); }
   static float hsum(reg a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "cpu/rnn_simd.h"
+#include "cpu/transpose_simd.h"
 
 namespace {
 
@@ -34,30 +35,7 @@ struct Avx512 {
     reg r = _mm512_rcp14_ps(x);
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(x, r, _mm512_set1_ps(2.f)));
   }
-  // 16 x 16 transpose: r[i][c] -> r[c][i] (unpack pairs, then 4 x 4 within
-  // 128-bit lanes, then move lanes).
-  static void transpose(reg r[16]) {
-    reg t[16], u[16];
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; ++i) {  // u[4i + q]: column 4l + q of rows 4i..4i+3, in lane l
-      u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-      u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-      u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-      u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int q = 0; q < 4; ++q) {
-      reg a_lo = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44), a_hi = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xEE);
-      reg b_lo = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44);
-      reg b_hi = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
-      r[q] = _mm512_shuffle_f32x4(a_lo, b_lo, 0x88);
-      r[4 + q] = _mm512_shuffle_f32x4(a_lo, b_lo, 0xDD);
-      r[8 + q] = _mm512_shuffle_f32x4(a_hi, b_hi, 0x88);
-      r[12 + q] = _mm512_shuffle_f32x4(a_hi, b_hi, 0xDD);
-    }
-  }
+  static void transpose(reg r[16]) { nnc::simd::transpose16x16(r); }
   static float hsum(reg a) { return _mm512_reduce_add_ps(a); }
   static reg relu(reg a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }
   static reg relu_grad(reg dh, reg h) {
