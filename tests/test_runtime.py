@@ -67,12 +67,6 @@ def test_environment_variables_are_read():
     assert out.stdout.split() == ["scalar", "1"]
 
 
-def test_cli_info_runs():
-    out = subprocess.run([sys.executable, "-m", "nncore", "info", "--json"], capture_output=True, text=True,
-                         check=True)
-    assert '"isa_active"' in out.stdout
-
-
 def test_host_cache_reuses_blocks():
     a = nncore._C.empty((1000, 1000), np.dtype(np.float32))
     addr = a.ctypes.data

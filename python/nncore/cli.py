@@ -3,6 +3,7 @@ machine offers; `nncore bench gemm` prints a GEMM table, ours against NumPy."""
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -49,6 +50,9 @@ def _cmd_bench_gemm(args):
     except ImportError:
         threadpool_limits = None
     rng = np.random.default_rng(0)
+    if threadpool_limits is None:
+        print("(threadpoolctl is not installed, so NumPy's BLAS threads cannot be pinned: NumPy is "
+              "only compared at the machine's full thread count; `pip install threadpoolctl` to compare all)")
     print(f"{'threads':>7} {'M':>5} {'N':>5} {'K':>5} {'nncore GF/s':>12} {'numpy GF/s':>11} {'ratio':>6}")
     for threads in args.threads:
         set_num_threads(threads)
@@ -61,9 +65,13 @@ def _cmd_bench_gemm(args):
                 c1 = np.empty((m, n), np.float32)
                 c2 = np.empty((m, n), np.float32)
                 ours = _best_seconds(lambda: ops.gemm(a, b, out=c1), args.min_time)
+                gf = 2.0 * m * n * k / 1e9
+                if limiter is None and threads != os.cpu_count():
+                    # NumPy's BLAS would use every core: no fair peer figure
+                    print(f"{threads:>7} {m:>5} {n:>5} {k:>5} {gf / ours:>12.1f} {'-':>11} {'-':>6}")
+                    continue
                 time.sleep(0.2)  # let OpenBLAS's spinning threads settle (PERF.md, trap 3)
                 peer = _best_seconds(lambda: np.matmul(a, b, out=c2), args.min_time)
-                gf = 2.0 * m * n * k / 1e9
                 print(f"{threads:>7} {m:>5} {n:>5} {k:>5} {gf / ours:>12.1f} {gf / peer:>11.1f} {peer / ours:>6.2f}")
         finally:
             if limiter is not None:
