@@ -4,11 +4,16 @@
 import os
 import zlib
 
+import nncore
 import numpy as np
 import pytest
-
-import nncore
+from hypothesis import settings
 from support import available_isas, isa
+
+# CI replays the same examples every run; local runs keep exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):
