@@ -1,6 +1,6 @@
 #include "core/array.h"
 
-#include <cstring>
+#include <cstdlib>
 
 #include <pybind11/numpy.h>
 
@@ -14,17 +14,20 @@ namespace {
 
 constexpr int kMaxDims = 16;
 
+DType dtype_of(char kind, int64_t itemsize) {
+  switch (kind) {
+    case 'f': return itemsize == 4 ? DType::float32 : itemsize == 8 ? DType::float64 : DType::other;
+    case 'i': return itemsize == 8 ? DType::int64 : itemsize == 4 ? DType::int32 : DType::other;
+    case 'u': return itemsize == 1 ? DType::uint8 : DType::other;
+    case 'b': return itemsize == 1 ? DType::bool_ : DType::other;
+    default: return DType::other;
+  }
+}
+
+// typestr is <byteorder><kind><itemsize>, e.g. "<f4" (array interface spec)
 DType dtype_from_typestr(const std::string& t) {
-  // typestr is <byteorder><kind><itemsize>, e.g. "<f4" (array interface spec)
   if (t.size() < 3 || t[0] == '>') return DType::other;
-  std::string body = t.substr(1);
-  if (body == "f4") return DType::float32;
-  if (body == "f8") return DType::float64;
-  if (body == "i8") return DType::int64;
-  if (body == "i4") return DType::int32;
-  if (body == "u1") return DType::uint8;
-  if (body == "b1") return DType::bool_;
-  return DType::other;
+  return dtype_of(t[1], std::atoll(t.c_str() + 2));
 }
 
 int64_t itemsize_of(DType d) {
@@ -36,8 +39,8 @@ int64_t itemsize_of(DType d) {
   }
 }
 
-void set_strides(Array& a, const std::vector<int64_t>& byte_strides, int64_t itemsize, const char* op,
-                 const char* arg) {
+template <typename ByteStrides>
+void set_strides(Array& a, const ByteStrides& byte_strides, int64_t itemsize, const char* op, const char* arg) {
   a.strides.resize(a.shape.size());
   for (size_t i = 0; i < a.shape.size(); ++i) {
     NNC_CHECK(byte_strides[i] % itemsize == 0, op, ": ", arg, " has a stride of ", byte_strides[i],
@@ -54,15 +57,12 @@ Array from_numpy(const py::array& arr, const char* op, const char* arg) {
   auto* descr = reinterpret_cast<const py::detail::PyArrayDescr_Proxy*>(
       py::detail::array_proxy(arr.ptr())->descr);
   int64_t item = arr.itemsize();
-  bool swapped = descr->byteorder == '>';
-  std::string typestr = std::string(1, swapped ? '>' : '<') + descr->kind + std::to_string(item);
-  a.dtype = swapped ? DType::other : dtype_from_typestr(typestr);
+  a.dtype = descr->byteorder == '>' ? DType::other : dtype_of(descr->kind, item);
   a.dtype_str = a.dtype != DType::other ? dtype_name(a.dtype) : py::str(arr.dtype()).cast<std::string>();
   a.data = const_cast<void*>(arr.data());
   a.writeable = arr.writeable();
   a.shape.assign(arr.shape(), arr.shape() + arr.ndim());
-  std::vector<int64_t> bs(arr.strides(), arr.strides() + arr.ndim());
-  if (a.dtype != DType::other) set_strides(a, bs, item, op, arg);
+  if (a.dtype != DType::other) set_strides(a, arr.strides(), item, op, arg);
   else a.strides.assign(a.shape.size(), 0);
   return a;
 }

@@ -9,8 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include <pybind11/numpy.h>
-
 #include "core/array.h"
 #include "core/check.h"
 #include "cpu/rnn.h"
@@ -25,34 +23,6 @@ namespace nnc::ops {
 namespace {
 
 using OptArray = std::optional<Array>;
-
-// as_array, with a fast path for native float32 / float64 NumPy arrays that
-// skips str(dtype) (a Python-level call of ~5 us per argument): batch-1 cells
-// are overhead-bound, so every microsecond of argument parsing shows.
-Array fast_array(py::handle obj, const char* op, const char* arg) {
-  if (py::isinstance<py::array>(obj)) {
-    auto arr = py::reinterpret_borrow<py::array>(obj);
-    py::dtype dt = arr.dtype();
-    int num = dt.num();
-    bool f32 = num == py::detail::npy_api::NPY_FLOAT_, f64 = num == py::detail::npy_api::NPY_DOUBLE_;
-    if ((f32 || f64) && dt.byteorder() != '>') {
-      Array a;
-      a.dtype = f32 ? DType::float32 : DType::float64;
-      a.dtype_str = dtype_name(a.dtype);
-      a.data = const_cast<void*>(arr.data());
-      a.writeable = arr.writeable();
-      int64_t item = f32 ? 4 : 8;
-      bool aligned = true;
-      for (py::ssize_t d = 0; d < arr.ndim(); ++d) {
-        a.shape.push_back(arr.shape(d));
-        a.strides.push_back(arr.strides(d) / item);
-        aligned = aligned && arr.strides(d) % item == 0;
-      }
-      if (aligned) return a;
-    }
-  }
-  return as_array(obj, op, arg);
-}
 
 template <typename T>
 T* ptr(OptArray& a) {
@@ -84,7 +54,7 @@ struct Checker {
       NNC_CHECK(!required, op, ": ", name, " is required, got None");
       return std::nullopt;
     }
-    return fast_array(obj, op, name);
+    return as_array(obj, op, name);
   }
 
   void check(const OptArray& a, const char* seq_name, const std::vector<int64_t>& shape, bool output) {
