@@ -8,11 +8,12 @@
 #include "core/conv_math.h"
 #include "core/cuda_check.h"
 #include "cuda/conv2d.h"
+#include "cuda/tiled_gemm.cuh"
 
 namespace nnc::cuda {
 namespace {
 
-constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
+constexpr int THREADS = 256;
 
 // x[n][g Cg + c][h][w] at reduction row kk = (c, r, t) and pixel j = (n, p, q) of group g; 0 in the padding.
 template <typename T>
@@ -38,6 +39,8 @@ struct ForwardProblem {
   const T* bias;
   T* y;
   ColumnAt<T> col;
+  __device__ bool a_k_contiguous() const { return true; }
+  __device__ bool b_j_contiguous() const { return true; }
   __device__ T a(int64_t g, int64_t m, int64_t kk) const {
     const int64_t Kg = s.K / s.groups, CRS = s.C / s.groups * s.R * s.S;
     return w[(g * Kg + m) * CRS + kk];
@@ -56,6 +59,8 @@ struct WeightGradProblem {
   const T* gy;
   T* gw;
   ColumnAt<T> col;
+  __device__ bool a_k_contiguous() const { return true; }
+  __device__ bool b_j_contiguous() const { return true; }
   __device__ T a(int64_t g, int64_t m, int64_t j) const {
     const int64_t Kg = s.K / s.groups, PQ = s.P * s.Q, n = j / PQ;
     return gy[(n * s.K + g * Kg + m) * PQ + j % PQ];
@@ -66,64 +71,6 @@ struct WeightGradProblem {
     gw[(g * Kg + m) * CRS + kk] = acc;
   }
 };
-
-// C (M, Ncols) of group blockIdx.z = A (M, Kred) @ B (Kred, Ncols), operands read through `prob`.
-template <typename T, class Problem>
-__global__ void implicit_gemm_kernel(int64_t M, int64_t Ncols, int64_t Kred, Problem prob) {
-  __shared__ T As[BK][BM + 1];
-  __shared__ T Bs[BK][BN + 1];
-  const int64_t g = blockIdx.z, row0 = int64_t(blockIdx.y) * BM, col0 = int64_t(blockIdx.x) * BN;
-  const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
-  T acc[TM][TN] = {};
-  for (int64_t k0 = 0; k0 < Kred; k0 += BK) {
-    for (int l = threadIdx.x; l < BM * BK; l += THREADS) {
-      int i = l / BK, k = l % BK;
-      int64_t gi = row0 + i, gk = k0 + k;
-      As[k][i] = (gi < M && gk < Kred) ? prob.a(g, gi, gk) : T(0);
-    }
-    for (int l = threadIdx.x; l < BK * BN; l += THREADS) {
-      int j = l % BN, k = l / BN;  // consecutive threads take consecutive pixels
-      int64_t gj = col0 + j, gk = k0 + k;
-      Bs[k][j] = (gj < Ncols && gk < Kred) ? prob.b(g, gk, gj) : T(0);
-    }
-    __syncthreads();
-#pragma unroll
-    for (int k = 0; k < BK; ++k) {
-      T a[TM], b[TN];
-#pragma unroll
-      for (int i = 0; i < TM; ++i) a[i] = As[k][ty * TM + i];
-#pragma unroll
-      for (int j = 0; j < TN; ++j) b[j] = Bs[k][tx * TN + j];
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (int i = 0; i < TM; ++i) {
-    int64_t gi = row0 + ty * TM + i;
-    if (gi >= M) continue;
-#pragma unroll
-    for (int j = 0; j < TN; ++j) {
-      int64_t gj = col0 + tx * TN + j;
-      if (gj < Ncols) prob.store(g, gi, gj, acc[i][j]);
-    }
-  }
-}
-
-template <typename T, class Problem>
-void launch_implicit_gemm(int64_t groups, int64_t M, int64_t Ncols, int64_t Kred, const Problem& prob,
-                          void* stream) {
-  if (groups == 0 || M == 0 || Ncols == 0) return;
-  NNC_CHECK((M + BM - 1) / BM <= 65535 && groups <= 65535 && (Ncols + BN - 1) / BN <= 2147483647,
-            "conv2d: problem too large for one CUDA launch");
-  dim3 grid(static_cast<unsigned>((Ncols + BN - 1) / BN), static_cast<unsigned>((M + BM - 1) / BM),
-            static_cast<unsigned>(groups));
-  implicit_gemm_kernel<T, Problem><<<grid, THREADS, 0, static_cast<cudaStream_t>(stream)>>>(M, Ncols, Kred, prob);
-  NNC_CUDA_CHECK_LAUNCH();
-}
 
 // gx[n][c][h][w] = sum over k of its group and taps (r, t) whose output position
 // p = (h + pad - r dil) / stride is whole and inside [0, P) (likewise q).
@@ -188,7 +135,7 @@ template <typename T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* stream) {
   const int64_t G = s.groups, CRS = s.C / G * s.R * s.S;
   ForwardProblem<T> prob{s, w, bias, y, ColumnAt<T>{s, x}};
-  launch_implicit_gemm<T>(G, s.K / G, s.N * s.P * s.Q, CRS, prob, stream);
+  tiled::launch<T>("conv2d", G, s.K / G, s.N * s.P * s.Q, CRS, prob, stream);
 }
 
 template <typename T>
@@ -203,7 +150,7 @@ template <typename T>
 void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw, void* stream) {
   const int64_t G = s.groups, CRS = s.C / G * s.R * s.S;
   WeightGradProblem<T> prob{s, gy, gw, ColumnAt<T>{s, x}};
-  launch_implicit_gemm<T>(G, s.K / G, CRS, s.N * s.P * s.Q, prob, stream);
+  tiled::launch<T>("conv2d", G, s.K / G, CRS, s.N * s.P * s.Q, prob, stream);
 }
 
 template <typename T>
