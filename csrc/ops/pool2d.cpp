@@ -12,10 +12,8 @@
 #include "core/check.h"
 #include "core/pool_math.h"
 #include "cpu/pool2d.h"
-#include "ops/ops.h"
-#ifdef NNCORE_HAVE_CUDA
 #include "cuda/pool2d.h"
-#endif
+#include "ops/ops.h"
 
 namespace py = pybind11;
 
@@ -99,13 +97,11 @@ std::vector<int64_t> shape_arg(const char* op, const char* arg, const std::vecto
   return shape;
 }
 
-// A float data array: dtype, contiguity, and a device this build can run.
+// A float data array: dtype and contiguity (as_array already refused CUDA
+// arrays when this build has no CUDA).
 void check_data(const char* op, const char* arg, const Array& a) {
   check_float(a, op, arg);
   check_contiguous(a, op, arg);
-#ifndef NNCORE_HAVE_CUDA
-  NNC_CHECK(a.device == Device::cpu, op, ": ", arg, " is a CUDA array but nncore was built without CUDA");
-#endif
 }
 
 // An output the kernel writes: dtype and device of `ref`, exact shape, writeable, not aliasing inputs.
@@ -119,10 +115,23 @@ void check_output(const char* op, const char* arg, const Array& out, const Array
   check_writeable(out, op, arg);
 }
 
-template <typename Fn>
-void on_dtype(const Array& a, Fn&& fn) {
-  if (a.dtype == DType::float32) fn(float(0));
-  else fn(double(0));
+// Runs on_cuda(T{}, stream) for a CUDA array, else on_cpu(T{}) without the GIL,
+// with T the array's float type. Without a CUDA build on_cuda is never
+// instantiated, so the CUDA declarations need no definitions.
+template <typename OnCuda, typename OnCpu>
+void run_twin(const Array& like, [[maybe_unused]] uintptr_t stream, OnCuda&& on_cuda, OnCpu&& on_cpu) {
+  auto with_type = [&](auto&& fn) {
+    if (like.dtype == DType::float32) fn(float(0));
+    else fn(double(0));
+  };
+#ifdef NNCORE_HAVE_CUDA
+  if (like.device == Device::cuda)
+    return with_type([&](auto zero) { on_cuda(zero, reinterpret_cast<void*>(stream)); });
+#else
+  (void)on_cuda;
+#endif
+  py::gil_scoped_release no_gil;
+  with_type(on_cpu);
 }
 
 void max_pool2d(py::handle x_obj, py::handle out_obj, py::handle indices_obj, Pair kernel, Pair stride, Pair padding,
@@ -143,22 +152,17 @@ void max_pool2d(py::handle x_obj, py::handle out_obj, py::handle indices_obj, Pa
     check_no_overlap(indices, out, op, "indices", "out");
   }
   if (out.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (x.device == Device::cuda) {
-    return on_dtype(x, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::max_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>(),
-                                       with_indices ? indices.ptr<int64_t>() : nullptr,
-                                       reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(x, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::max_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>(), with_indices ? indices.ptr<int64_t>() : nullptr);
-  });
+  int64_t* index_ptr = with_indices ? indices.ptr<int64_t>() : nullptr;
+  run_twin(
+      x, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::max_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>(), index_ptr, stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::max_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>(), index_ptr);
+      });
 }
 
 void max_pool2d_backward(py::handle grad_out_obj, py::handle indices_obj, py::handle grad_in_obj, Pair kernel,
@@ -181,23 +185,17 @@ void max_pool2d_backward(py::handle grad_out_obj, py::handle indices_obj, py::ha
   check_no_overlap(gx, indices, op, "out", "indices");
   if (gx.numel() == 0) return;
   bool in_range = true;
-#ifdef NNCORE_HAVE_CUDA
-  if (gy.device == Device::cuda) {
-    on_dtype(gy, [&](auto zero) {
-      using T = decltype(zero);
-      in_range = nnc::cuda::max_pool2d_backward<T>(g.sh, gy.ptr<const T>(), indices.ptr<const int64_t>(),
-                                                   gx.ptr<T>(), reinterpret_cast<void*>(stream));
-    });
-  } else
-#endif
-  {
-    (void)stream;
-    py::gil_scoped_release no_gil;
-    on_dtype(gy, [&](auto zero) {
-      using T = decltype(zero);
-      in_range = cpu::max_pool2d_backward<T>(g.sh, gy.ptr<const T>(), indices.ptr<const int64_t>(), gx.ptr<T>());
-    });
-  }
+  run_twin(
+      gy, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        in_range = nnc::cuda::max_pool2d_backward<T>(g.sh, gy.ptr<const T>(), indices.ptr<const int64_t>(),
+                                                     gx.ptr<T>(), stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        in_range = cpu::max_pool2d_backward<T>(g.sh, gy.ptr<const T>(), indices.ptr<const int64_t>(), gx.ptr<T>());
+      });
   NNC_CHECK(in_range, op, ": indices must lie in [0, H*W) = [0, ", g.sh.H * g.sh.W,
             ") within each plane; found one outside");
 }
@@ -218,20 +216,16 @@ void avg_pool2d(py::handle x_obj, py::handle out_obj, Pair kernel, Pair stride, 
   check_output(op, "out", out, x, "input", g.out_shape, x.dtype);
   check_no_overlap(out, x, op, "out", "input");
   if (out.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (x.device == Device::cuda) {
-    return on_dtype(x, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::avg_pool2d_forward<T>(g.sh, div, x.ptr<const T>(), out.ptr<T>(), reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(x, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::avg_pool2d_forward<T>(g.sh, div, x.ptr<const T>(), out.ptr<T>());
-  });
+  run_twin(
+      x, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::avg_pool2d_forward<T>(g.sh, div, x.ptr<const T>(), out.ptr<T>(), stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::avg_pool2d_forward<T>(g.sh, div, x.ptr<const T>(), out.ptr<T>());
+      });
 }
 
 void avg_pool2d_backward(py::handle grad_out_obj, py::handle grad_in_obj, Pair kernel, Pair stride, Pair padding,
@@ -248,20 +242,16 @@ void avg_pool2d_backward(py::handle grad_out_obj, py::handle grad_in_obj, Pair k
   check_output(op, "out", gx, gy, "grad_output", gx.shape, gy.dtype);
   check_no_overlap(gx, gy, op, "out", "grad_output");
   if (gx.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (gy.device == Device::cuda) {
-    return on_dtype(gy, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::avg_pool2d_backward<T>(g.sh, div, gy.ptr<const T>(), gx.ptr<T>(), reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(gy, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::avg_pool2d_backward<T>(g.sh, div, gy.ptr<const T>(), gx.ptr<T>());
-  });
+  run_twin(
+      gy, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::avg_pool2d_backward<T>(g.sh, div, gy.ptr<const T>(), gx.ptr<T>(), stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::avg_pool2d_backward<T>(g.sh, div, gy.ptr<const T>(), gx.ptr<T>());
+      });
 }
 
 void check_norm(const char* op, double p) {
@@ -279,20 +269,16 @@ void lp_pool2d(py::handle x_obj, py::handle out_obj, double p, Pair kernel, Pair
   check_output(op, "out", out, x, "input", g.out_shape, x.dtype);
   check_no_overlap(out, x, op, "out", "input");
   if (out.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (x.device == Device::cuda) {
-    return on_dtype(x, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::lp_pool2d_forward<T>(g.sh, p, x.ptr<const T>(), out.ptr<T>(), reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(x, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::lp_pool2d_forward<T>(g.sh, p, x.ptr<const T>(), out.ptr<T>());
-  });
+  run_twin(
+      x, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::lp_pool2d_forward<T>(g.sh, p, x.ptr<const T>(), out.ptr<T>(), stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::lp_pool2d_forward<T>(g.sh, p, x.ptr<const T>(), out.ptr<T>());
+      });
 }
 
 void lp_pool2d_backward(py::handle grad_out_obj, py::handle x_obj, py::handle y_obj, py::handle grad_in_obj, double p,
@@ -318,21 +304,17 @@ void lp_pool2d_backward(py::handle grad_out_obj, py::handle x_obj, py::handle y_
   check_no_overlap(gx, x, op, "out", "input");
   check_no_overlap(gx, y, op, "out", "output");
   if (gx.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (gy.device == Device::cuda) {
-    return on_dtype(gy, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::lp_pool2d_backward<T>(g.sh, p, gy.ptr<const T>(), x.ptr<const T>(), y.ptr<const T>(), gx.ptr<T>(),
-                                       reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(gy, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::lp_pool2d_backward<T>(g.sh, p, gy.ptr<const T>(), x.ptr<const T>(), y.ptr<const T>(), gx.ptr<T>());
-  });
+  run_twin(
+      gy, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::lp_pool2d_backward<T>(g.sh, p, gy.ptr<const T>(), x.ptr<const T>(), y.ptr<const T>(), gx.ptr<T>(),
+                                       stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::lp_pool2d_backward<T>(g.sh, p, gy.ptr<const T>(), x.ptr<const T>(), y.ptr<const T>(), gx.ptr<T>());
+      });
 }
 
 void adaptive_avg_pool2d(py::handle x_obj, py::handle out_obj, Pair output_size, uintptr_t stream) {
@@ -344,20 +326,16 @@ void adaptive_avg_pool2d(py::handle x_obj, py::handle out_obj, Pair output_size,
   check_output(op, "out", out, x, "input", g.out_shape, x.dtype);
   check_no_overlap(out, x, op, "out", "input");
   if (out.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (x.device == Device::cuda) {
-    return on_dtype(x, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::adaptive_avg_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>(), reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(x, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::adaptive_avg_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>());
-  });
+  run_twin(
+      x, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::adaptive_avg_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>(), stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::adaptive_avg_pool2d_forward<T>(g.sh, x.ptr<const T>(), out.ptr<T>());
+      });
 }
 
 void adaptive_avg_pool2d_backward(py::handle grad_out_obj, py::handle grad_in_obj, uintptr_t stream) {
@@ -378,21 +356,17 @@ void adaptive_avg_pool2d_backward(py::handle grad_out_obj, py::handle grad_in_ob
   check_output(op, "out", gx, gy, "grad_output", gx.shape, gy.dtype);
   check_no_overlap(gx, gy, op, "out", "grad_output");
   if (gx.numel() == 0) return;
-#ifdef NNCORE_HAVE_CUDA
-  if (gy.device == Device::cuda) {
-    return on_dtype(gy, [&](auto zero) {
-      using T = decltype(zero);
-      nnc::cuda::adaptive_avg_pool2d_backward<T>(g.sh, gy.ptr<const T>(), gx.ptr<T>(),
-                                                 reinterpret_cast<void*>(stream));
-    });
-  }
-#endif
-  (void)stream;
-  py::gil_scoped_release no_gil;
-  on_dtype(gy, [&](auto zero) {
-    using T = decltype(zero);
-    cpu::adaptive_avg_pool2d_backward<T>(g.sh, gy.ptr<const T>(), gx.ptr<T>());
-  });
+  run_twin(
+      gy, stream,
+      [&](auto zero, [[maybe_unused]] void* stream_ptr) {
+        using T = decltype(zero);
+        nnc::cuda::adaptive_avg_pool2d_backward<T>(g.sh, gy.ptr<const T>(), gx.ptr<T>(),
+                                                 stream_ptr);
+      },
+      [&](auto zero) {
+        using T = decltype(zero);
+        cpu::adaptive_avg_pool2d_backward<T>(g.sh, gy.ptr<const T>(), gx.ptr<T>());
+      });
 }
 
 // The output shape a pooling call would produce, after the same checks.
