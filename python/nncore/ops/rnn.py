@@ -5,18 +5,9 @@ Cells take x (N, I), h (N, H); sequences take x (T, N, I) and return
 y (T, N, H) (single layer, single direction). Every function makes one _C
 call; `state` / `saved` carry what the backward needs (documented per op)."""
 
-import numpy as _np
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of
-
-
-def _rnn_out(shape, dtype, like):
-    """An output like `like`: straight from _C.empty's host cache for NumPy
-    inputs (the batch-1 cells are overhead-bound), else via empty()."""
-    if type(like) is _np.ndarray:
-        return _C.empty(shape, dtype)
-    return empty(shape, dtype, like=like)
 
 
 def _rnn_prepare(op, x, w_hh):
@@ -37,7 +28,7 @@ def _rnn_prepare(op, x, w_hh):
 
 
 def _zeros(shape, dtype, like):
-    out = _rnn_out(shape, dtype, like)
+    out = empty(shape, dtype, like)
     out.fill(0)
     return out
 
@@ -59,9 +50,9 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None, w_peephole=None, *, ret
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_cell", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
     c = _nh_or_zeros(c, n, hid, dtype, x)
-    h_new = _rnn_out((n, hid), dtype, x)
-    c_new = _rnn_out((n, hid), dtype, x)
-    state = _rnn_out((n, 5 * hid), dtype, x)
+    h_new = empty((n, hid), dtype, x)
+    c_new = empty((n, hid), dtype, x)
+    state = empty((n, 5 * hid), dtype, x)
     _C.lstm_forward(x, h, c, w_ih, w_hh, b_ih, b_hh, w_peephole, h_new, None, c_new, state, stream_of(x))
     return (h_new, c_new, state) if return_state else (h_new, c_new)
 
@@ -76,13 +67,13 @@ def lstm_cell_backward(grad_h, grad_c, x, h, c, w_ih, w_hh, state, w_peephole=No
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_cell_backward", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
     c = _nh_or_zeros(c, n, hid, dtype, x)
-    dx = _rnn_out(x.shape, dtype, x)
-    dh, dc = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
-    dw_ih = _rnn_out((4 * hid, inp), dtype, x)
-    dw_hh = _rnn_out((4 * hid, hid), dtype, x)
-    db_ih = _rnn_out((4 * hid,), dtype, x) if bias else None
-    db_hh = _rnn_out((4 * hid,), dtype, x) if bias else None
-    dpeep = _rnn_out((3, hid), dtype, x) if w_peephole is not None else None
+    dx = empty(x.shape, dtype, x)
+    dh, dc = empty((n, hid), dtype, x), empty((n, hid), dtype, x)
+    dw_ih = empty((4 * hid, inp), dtype, x)
+    dw_hh = empty((4 * hid, hid), dtype, x)
+    db_ih = empty((4 * hid,), dtype, x) if bias else None
+    db_hh = empty((4 * hid,), dtype, x) if bias else None
+    dpeep = empty((3, hid), dtype, x) if w_peephole is not None else None
     _C.lstm_backward(grad_h, None, grad_c, x, h, c, w_ih, w_hh, w_peephole, None, state, dx, dh, dc, dw_ih, dw_hh,
                      db_ih, db_hh, dpeep, stream_of(x))
     return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, dpeep
@@ -102,9 +93,9 @@ def lstm(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_peephole=None):
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     c0 = _nh_or_zeros(c0, n, hid, dtype, x)
-    y = _rnn_out((steps, n, hid), dtype, x)
-    h_n, c_n = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
-    saved = _rnn_out((steps, n, 5 * hid), dtype, x)
+    y = empty((steps, n, hid), dtype, x)
+    h_n, c_n = empty((n, hid), dtype, x), empty((n, hid), dtype, x)
+    saved = empty((steps, n, 5 * hid), dtype, x)
     _C.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_peephole, y, h_n, c_n, saved, stream_of(x))
     return y, h_n, c_n, saved
 
@@ -119,13 +110,13 @@ def lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, y, saved, w
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("lstm_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     c0 = _nh_or_zeros(c0, n, hid, dtype, x)
-    dx = _rnn_out(x.shape, dtype, x)
-    dh0, dc0 = _rnn_out((n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
-    dw_ih = _rnn_out((4 * hid, inp), dtype, x)
-    dw_hh = _rnn_out((4 * hid, hid), dtype, x)
-    db_ih = _rnn_out((4 * hid,), dtype, x) if bias else None
-    db_hh = _rnn_out((4 * hid,), dtype, x) if bias else None
-    dpeep = _rnn_out((3, hid), dtype, x) if w_peephole is not None else None
+    dx = empty(x.shape, dtype, x)
+    dh0, dc0 = empty((n, hid), dtype, x), empty((n, hid), dtype, x)
+    dw_ih = empty((4 * hid, inp), dtype, x)
+    dw_hh = empty((4 * hid, hid), dtype, x)
+    db_ih = empty((4 * hid,), dtype, x) if bias else None
+    db_hh = empty((4 * hid,), dtype, x) if bias else None
+    dpeep = empty((3, hid), dtype, x) if w_peephole is not None else None
     _C.lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, w_peephole, y, saved, dx, dh0, dc0, dw_ih,
                      dw_hh, db_ih, db_hh, dpeep, stream_of(x))
     return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dpeep
@@ -142,8 +133,8 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, *, return_state=False):
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
-    h_new = _rnn_out((n, hid), dtype, x)
-    state = _rnn_out((n, 4 * hid), dtype, x)
+    h_new = empty((n, hid), dtype, x)
+    state = empty((n, 4 * hid), dtype, x)
     _C.gru_forward(x, h, w_ih, w_hh, b_ih, b_hh, h_new, None, state, stream_of(x))
     return (h_new, state) if return_state else h_new
 
@@ -155,11 +146,11 @@ def gru_cell_backward(grad_h, x, h, w_ih, w_hh, state, *, bias=True):
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell_backward", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
-    dx, dh = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
-    dw_ih = _rnn_out((3 * hid, inp), dtype, x)
-    dw_hh = _rnn_out((3 * hid, hid), dtype, x)
-    db_ih = _rnn_out((3 * hid,), dtype, x) if bias else None
-    db_hh = _rnn_out((3 * hid,), dtype, x) if bias else None
+    dx, dh = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
+    dw_ih = empty((3 * hid, inp), dtype, x)
+    dw_hh = empty((3 * hid, hid), dtype, x)
+    db_ih = empty((3 * hid,), dtype, x) if bias else None
+    db_hh = empty((3 * hid,), dtype, x) if bias else None
     _C.gru_backward(grad_h, None, x, h, w_ih, w_hh, None, state, dx, dh, dw_ih, dw_hh, db_ih, db_hh, stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
@@ -172,8 +163,8 @@ def gru(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru", x, w_hh)
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    y, h_n = _rnn_out((steps, n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
-    saved = _rnn_out((steps, n, 4 * hid), dtype, x)
+    y, h_n = empty((steps, n, hid), dtype, x), empty((n, hid), dtype, x)
+    saved = empty((steps, n, 4 * hid), dtype, x)
     _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, y, h_n, saved, stream_of(x))
     return y, h_n, saved
 
@@ -185,11 +176,11 @@ def gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, *, bias=True):
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    dx, dh0 = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
-    dw_ih = _rnn_out((3 * hid, inp), dtype, x)
-    dw_hh = _rnn_out((3 * hid, hid), dtype, x)
-    db_ih = _rnn_out((3 * hid,), dtype, x) if bias else None
-    db_hh = _rnn_out((3 * hid,), dtype, x) if bias else None
+    dx, dh0 = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
+    dw_ih = empty((3 * hid, inp), dtype, x)
+    dw_hh = empty((3 * hid, hid), dtype, x)
+    db_ih = empty((3 * hid,), dtype, x) if bias else None
+    db_hh = empty((3 * hid,), dtype, x) if bias else None
     _C.gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
@@ -202,7 +193,7 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
-    h_new = _rnn_out((n, hid), dtype, x)
+    h_new = empty((n, hid), dtype, x)
     _C.rnn_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity, h_new, None, stream_of(x))
     return h_new
 
@@ -213,11 +204,11 @@ def rnn_cell_backward(grad_h, x, h, h_new, w_ih, w_hh, nonlinearity="tanh", *, b
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell_backward", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
-    dx, dh = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
-    dw_ih = _rnn_out((hid, inp), dtype, x)
-    dw_hh = _rnn_out((hid, hid), dtype, x)
-    db_ih = _rnn_out((hid,), dtype, x) if bias else None
-    db_hh = _rnn_out((hid,), dtype, x) if bias else None
+    dx, dh = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
+    dw_ih = empty((hid, inp), dtype, x)
+    dw_hh = empty((hid, hid), dtype, x)
+    db_ih = empty((hid,), dtype, x) if bias else None
+    db_hh = empty((hid,), dtype, x) if bias else None
     _C.rnn_backward(grad_h, None, x, h, w_ih, w_hh, h_new, nonlinearity, dx, dh, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
@@ -231,7 +222,7 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn", x, w_hh)
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    y, h_n = _rnn_out((steps, n, hid), dtype, x), _rnn_out((n, hid), dtype, x)
+    y, h_n = empty((steps, n, hid), dtype, x), empty((n, hid), dtype, x)
     _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, y, h_n, stream_of(x))
     return y, h_n
 
@@ -243,11 +234,11 @@ def rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity="tanh", *,
     """
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
-    dx, dh0 = _rnn_out(x.shape, dtype, x), _rnn_out((n, hid), dtype, x)
-    dw_ih = _rnn_out((hid, inp), dtype, x)
-    dw_hh = _rnn_out((hid, hid), dtype, x)
-    db_ih = _rnn_out((hid,), dtype, x) if bias else None
-    db_hh = _rnn_out((hid,), dtype, x) if bias else None
+    dx, dh0 = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
+    dw_ih = empty((hid, inp), dtype, x)
+    dw_hh = empty((hid, hid), dtype, x)
+    db_ih = empty((hid,), dtype, x) if bias else None
+    db_hh = empty((hid,), dtype, x) if bias else None
     _C.rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
