@@ -1,5 +1,6 @@
 """Shared fixtures: seeded generators, every CPU twin, and the `cuda` marker
-(skipped unless nncore was built with CUDA and a GPU is visible)."""
+(skipped unless nncore was built with CUDA and a GPU is visible, or built on
+the CUDA emulator)."""
 
 import os
 import zlib
@@ -9,6 +10,13 @@ import numpy as np
 import pytest
 from hypothesis import settings
 from support import available_isas, isa
+
+# A build whose CUDA twins run on the CPU emulator (NNCORE_CUDA=SIM) gets
+# CuPy's stand-in, so the `cuda` tests run here on host memory.
+if nncore._C.build_info()["cuda_emulator"]:
+    import emulated_cupy
+
+    emulated_cupy.install()
 
 # CI replays the same examples every run; local runs keep exploring new ones.
 settings.register_profile("ci", derandomize=True, database=None)

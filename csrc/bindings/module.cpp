@@ -50,6 +50,7 @@ py::dict build_info() {
   info["openmp"] = nnc::openmp_enabled();
   info["num_threads"] = nnc::num_threads();
   info["cuda_built"] = nnc::cuda_built();
+  info["cuda_emulator"] = nnc::cuda_emulated();
   info["cuda_architectures"] = nnc::cuda_architectures();
   info["cuda_runtime"] = nnc::cuda_runtime_version();
   std::string why;

@@ -139,8 +139,13 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 std::string Array::shape_str() const { return nnc::shape_str(shape); }
 
 Array as_array(py::handle obj, const char* op, const char* arg) {
-  if (py::isinstance<py::array>(obj)) return from_numpy(py::reinterpret_borrow<py::array>(obj), op, arg);
+  // Exactly numpy.ndarray first (no attribute lookup); then CUDA arrays, which
+  // may be NumPy subclasses (the CUDA emulator's); then other NumPy subclasses.
+  static const PyTypeObject* ndarray_type =
+      reinterpret_cast<PyTypeObject*>(py::object(py::module_::import("numpy").attr("ndarray")).release().ptr());
+  if (Py_TYPE(obj.ptr()) == ndarray_type) return from_numpy(py::reinterpret_borrow<py::array>(obj), op, arg);
   if (py::hasattr(obj, "__cuda_array_interface__")) return from_cuda_interface(obj, op, arg);
+  if (py::isinstance<py::array>(obj)) return from_numpy(py::reinterpret_borrow<py::array>(obj), op, arg);
   std::string type = py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
   throw TypeError(str(op, ": ", arg, " must be a numpy.ndarray or a CUDA array (CuPy), got ", type));
 }

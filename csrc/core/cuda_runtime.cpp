@@ -13,6 +13,12 @@ namespace nnc {
 
 bool cuda_built() { return true; }
 
+#ifdef NNCORE_CUDA_SIM
+bool cuda_emulated() { return true; }
+#else
+bool cuda_emulated() { return false; }
+#endif
+
 int cuda_device_count(std::string* why_none) {
   int n = 0;
   cudaError_t err = cudaGetDeviceCount(&n);
@@ -50,6 +56,8 @@ std::string cuda_runtime_version() {
 #else
 
 bool cuda_built() { return false; }
+
+bool cuda_emulated() { return false; }
 
 int cuda_device_count(std::string* why_none) {
   if (why_none) *why_none = "nncore was built without CUDA";

@@ -6,6 +6,7 @@
 namespace nnc {
 
 bool cuda_built();
+bool cuda_emulated();  // true when the CUDA twins run on the CPU emulator (NNCORE_CUDA=SIM)
 int cuda_device_count(std::string* why_none);  // 0 with a reason when no device is usable
 int cuda_pointer_device(const void* p);          // device that owns p (throws if p is not device memory)
 int cuda_current_device();

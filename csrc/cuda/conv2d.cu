@@ -9,6 +9,7 @@
 #include "core/cuda_check.h"
 #include "cuda/conv2d.h"
 #include "cuda/tiled_gemm.cuh"
+#include "cuda/launch.cuh"
 
 namespace nnc::cuda {
 namespace {
@@ -110,7 +111,7 @@ __global__ void channel_sum_kernel(int64_t N, int64_t C, int64_t HW, const T* __
   part[threadIdx.x] = acc;
   __syncthreads();
   for (int stride = THREADS / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) part[threadIdx.x] += part[threadIdx.x + stride];
+    if (int(threadIdx.x) < stride) part[threadIdx.x] += part[threadIdx.x + stride];
     __syncthreads();
   }
   if (threadIdx.x == 0) dst[c] = part[0];
@@ -142,8 +143,7 @@ template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx, void* stream) {
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
-  backward_input_kernel<T><<<grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream)>>>(s, gy, w, gx);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(backward_input_kernel<T>, grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream), s, gy, w, gx);
 }
 
 template <typename T>
@@ -157,16 +157,15 @@ template <typename T>
 void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst, void* stream) {
   if (C == 0) return;
   NNC_CHECK(C <= 2147483647, "conv2d: too many channels for one CUDA launch");
-  channel_sum_kernel<T><<<static_cast<unsigned>(C), THREADS, 0, static_cast<cudaStream_t>(stream)>>>(N, C, HW, src, dst);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(channel_sum_kernel<T>, static_cast<unsigned>(C), THREADS, 0, static_cast<cudaStream_t>(stream), N, C, HW,
+         src, dst);
 }
 
 template <typename T>
 void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y, void* stream) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  add_channel_bias_kernel<T><<<grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream)>>>(N, C, HW, bias, y);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(add_channel_bias_kernel<T>, grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream), N, C, HW, bias, y);
 }
 
 #define NNC_INSTANTIATE(T)                                                                               \

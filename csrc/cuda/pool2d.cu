@@ -9,6 +9,7 @@
 #include "core/cuda_check.h"
 #include "core/pool_math.h"
 #include "cuda/pool2d.h"
+#include "cuda/launch.cuh"
 
 namespace nnc::cuda {
 namespace {
@@ -287,8 +288,7 @@ template <typename T>
 void max_pool2d_forward(const Pool2dShape& sh, const T* x, T* y, int64_t* indices, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  max_forward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, x, y, indices);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(max_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, x, y, indices);
 }
 
 template <typename T>
@@ -301,16 +301,14 @@ bool max_pool2d_backward(const Pool2dShape& sh, const T* gy, const int64_t* indi
     int* dflag = nullptr;
     NNC_CUDA_CHECK(cudaMallocAsync(&dflag, sizeof(int), s));
     NNC_CUDA_CHECK(cudaMemsetAsync(dflag, 0, sizeof(int), s));
-    max_check_kernel<<<blocks_for(n_out), kThreads, 0, s>>>(sh, indices, dflag);
-    NNC_CUDA_CHECK_LAUNCH();
+    launch(max_check_kernel, blocks_for(n_out), kThreads, 0, s, sh, indices, dflag);
     NNC_CUDA_CHECK(cudaMemcpyAsync(&flag, dflag, sizeof(int), cudaMemcpyDeviceToHost, s));
     NNC_CUDA_CHECK(cudaFreeAsync(dflag, s));
     NNC_CUDA_CHECK(cudaStreamSynchronize(s));
   }
   if (flag & 1) return false;
-  if (flag & 2) max_backward_scatter_kernel<T><<<blocks_for(sh.planes), kThreads, 0, s>>>(sh, gy, indices, gx);
-  else max_backward_gather_kernel<T><<<blocks_for(n_in), kThreads, 0, s>>>(sh, gy, indices, gx);
-  NNC_CUDA_CHECK_LAUNCH();
+  if (flag & 2) launch(max_backward_scatter_kernel<T>, blocks_for(sh.planes), kThreads, 0, s, sh, gy, indices, gx);
+  else launch(max_backward_gather_kernel<T>, blocks_for(n_in), kThreads, 0, s, sh, gy, indices, gx);
   return true;
 }
 
@@ -318,48 +316,42 @@ template <typename T>
 void avg_pool2d_forward(const Pool2dShape& sh, AvgDivisor div, const T* x, T* y, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  avg_forward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, div, x, y);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(avg_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, div, x, y);
 }
 
 template <typename T>
 void avg_pool2d_backward(const Pool2dShape& sh, AvgDivisor div, const T* gy, T* gx, void* stream) {
   int64_t n = sh.planes * sh.H * sh.W;
   if (n == 0) return;
-  avg_backward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, div, gy, gx);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(avg_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, div, gy, gx);
 }
 
 template <typename T>
 void lp_pool2d_forward(const Pool2dShape& sh, double p, const T* x, T* y, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  lp_forward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, p, x, y);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(lp_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, p, x, y);
 }
 
 template <typename T>
 void lp_pool2d_backward(const Pool2dShape& sh, double p, const T* gy, const T* x, const T*, T* gx, void* stream) {
   int64_t n = sh.planes * sh.H * sh.W;
   if (n == 0) return;
-  lp_backward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, p, gy, x, gx);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(lp_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, p, gy, x, gx);
 }
 
 template <typename T>
 void adaptive_avg_pool2d_forward(const Pool2dShape& sh, const T* x, T* y, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  adaptive_forward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, x, y);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(adaptive_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, x, y);
 }
 
 template <typename T>
 void adaptive_avg_pool2d_backward(const Pool2dShape& sh, const T* gy, T* gx, void* stream) {
   int64_t n = sh.planes * sh.H * sh.W;
   if (n == 0) return;
-  adaptive_backward_kernel<T><<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(sh, gy, gx);
-  NNC_CUDA_CHECK_LAUNCH();
+  launch(adaptive_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, gy, gx);
 }
 
 #define NNC_POOL_CUDA_INSTANTIATE(T)                                                                         \

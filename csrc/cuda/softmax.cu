@@ -12,6 +12,7 @@
 #include "core/cuda_check.h"
 #include "core/softmax_math.h"
 #include "cuda/softmax.h"
+#include "cuda/launch.cuh"
 
 namespace nnc::cuda {
 namespace {
@@ -237,7 +238,7 @@ __global__ void finish_loss_kernel(CeArgs<T> a, const double* total, const doubl
 template <typename T, int G>
 void launch_cross_entropy(const CeArgs<T>& a, const double* total_w, double2* partial, Status* status,
                           cudaStream_t s, int blocks) {
-  cross_entropy_kernel<T, G><<<blocks, kThreads, 0, s>>>(a, total_w, partial, status);
+  launch(cross_entropy_kernel<T, G>, blocks, kThreads, 0, s, a, total_w, partial, status);
 }
 
 }  // namespace
@@ -246,9 +247,9 @@ template <typename T>
 void softmax(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log, void* stream) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   int64_t positions = outer * inner;
-  if (inner == 1) softmax_kernel<T, 32><<<blocks_for(positions, 32), kThreads, 0, s>>>(x, y, positions, C, inner, log);
-  else softmax_kernel<T, 1><<<blocks_for(positions, 1), kThreads, 0, s>>>(x, y, positions, C, inner, log);
-  NNC_CUDA_CHECK_LAUNCH();
+  if (inner == 1) launch(softmax_kernel<T, 32>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner,
+                         log);
+  else launch(softmax_kernel<T, 1>, blocks_for(positions, 1), kThreads, 0, s, x, y, positions, C, inner, log);
 }
 
 template <typename T>
@@ -257,12 +258,11 @@ void softmax_backward(const T* grad_y, const T* y, T* grad_x, int64_t outer, int
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   int64_t positions = outer * inner;
   if (inner == 1)
-    softmax_backward_kernel<T, 32><<<blocks_for(positions, 32), kThreads, 0, s>>>(grad_y, y, grad_x, positions, C,
-                                                                                 inner, log);
+    launch(softmax_backward_kernel<T, 32>, blocks_for(positions, 32), kThreads, 0, s, grad_y, y, grad_x, positions, C,
+           inner, log);
   else
-    softmax_backward_kernel<T, 1><<<blocks_for(positions, 1), kThreads, 0, s>>>(grad_y, y, grad_x, positions, C,
-                                                                               inner, log);
-  NNC_CUDA_CHECK_LAUNCH();
+    launch(softmax_backward_kernel<T, 1>, blocks_for(positions, 1), kThreads, 0, s, grad_y, y, grad_x, positions, C,
+           inner, log);
 }
 
 template <typename T>
@@ -285,17 +285,15 @@ cpu::CeStatus cross_entropy(const CeArgs<T>& a, void* stream) {
     const double* total_w = nullptr;
     if (a.grad && a.reduction == Reduction::mean && !a.target_prob) {
       int wb = blocks_for(positions, 1);
-      total_weight_kernel<T><<<wb, kThreads, 0, s>>>(a, partial, status);
-      sum_partials_kernel<<<1, 1, 0, s>>>(partial, wb, totals + 2);
+      launch(total_weight_kernel<T>, wb, kThreads, 0, s, a, partial, status);
+      launch(sum_partials_kernel, 1, 1, 0, s, partial, wb, totals + 2);
       total_w = totals + 2;
     }
     if (G == 32) launch_cross_entropy<T, 32>(a, total_w, partial, status, s, blocks);
     else launch_cross_entropy<T, 1>(a, total_w, partial, status, s, blocks);
-    NNC_CUDA_CHECK_LAUNCH();
     if (a.loss && a.reduction != Reduction::none) {
-      sum_partials_kernel<<<1, 1, 0, s>>>(partial, blocks, totals);
-      finish_loss_kernel<T><<<1, 1, 0, s>>>(a, totals, total_w);
-      NNC_CUDA_CHECK_LAUNCH();
+      launch(sum_partials_kernel, 1, 1, 0, s, partial, blocks, totals);
+      launch(finish_loss_kernel<T>, 1, 1, 0, s, a, totals, total_w);
     }
     Status host{};
     NNC_CUDA_CHECK(cudaMemcpyAsync(&host, status, sizeof(Status), cudaMemcpyDeviceToHost, s));

@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "core/cuda_check.h"
+#include "cuda/launch.cuh"
 
 namespace nnc::cuda::tiled {
 
@@ -73,8 +74,7 @@ void launch(const char* op, int64_t count, int64_t M, int64_t Ncols, int64_t Kre
             ": problem too large for one CUDA launch (", M, " x ", Ncols, ")");
   dim3 grid(static_cast<unsigned>((Ncols + BN - 1) / BN), static_cast<unsigned>((M + BM - 1) / BM),
             static_cast<unsigned>(count));
-  gemm_kernel<T, Problem><<<grid, THREADS, 0, static_cast<cudaStream_t>(stream)>>>(M, Ncols, Kred, prob);
-  NNC_CUDA_CHECK_LAUNCH();
+  cuda::launch(gemm_kernel<T, Problem>, grid, THREADS, 0, static_cast<cudaStream_t>(stream), M, Ncols, Kred, prob);
 }
 
 }  // namespace nnc::cuda::tiled

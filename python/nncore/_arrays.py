@@ -9,7 +9,7 @@ _DLPACK_CPU, _DLPACK_CUDA = 1, 2
 
 
 def is_cuda(x):
-    return not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__")
+    return x.__class__ is not np.ndarray and hasattr(x, "__cuda_array_interface__")
 
 
 def as_kernel_array(x, op, arg):
@@ -39,7 +39,7 @@ def array_module(x):
 def empty(shape, dtype, like):
     """Uninitialised output on the device of `like`: nncore's host cache on the
     CPU (no page faults on repeated calls), CuPy's memory pool on the GPU."""
-    if isinstance(like, np.ndarray):
+    if not is_cuda(like):
         return _C.empty(shape, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
     import cupy
 
@@ -49,7 +49,7 @@ def empty(shape, dtype, like):
 
 def stream_of(like):
     """CuPy's current stream as an integer handle (0 for CPU arrays)."""
-    if isinstance(like, np.ndarray):
+    if not is_cuda(like):
         return 0
     import cupy
 
