@@ -82,6 +82,8 @@ PYBIND11_MODULE(_C, m) {
         "Pick the CPU kernel twin: 'auto', 'scalar', 'avx2' or 'avx512' (at most what the processor has).");
   m.def("get_isa", [] { return std::string(nnc::isa_name(nnc::active_isa())); });
   m.def("empty", &empty, py::arg("shape"), py::arg("dtype"));
+  m.def("set_cuda_tf32_enabled", &nnc::set_cuda_tf32_enabled, py::arg("enabled"));
+  m.def("cuda_tf32_enabled", &nnc::cuda_tf32_enabled);
   m.def("host_cache_cached_bytes", &nnc::host_cache_cached_bytes);
   m.def("set_host_cache_limit", &nnc::set_host_cache_limit, py::arg("bytes"));
   m.def("host_cache_clear", &nnc::host_cache_clear);

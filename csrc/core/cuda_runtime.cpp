@@ -1,5 +1,7 @@
 #include "core/cuda_runtime.h"
 
+#include <atomic>
+
 #include "core/check.h"
 
 #ifdef NNCORE_HAVE_CUDA
@@ -8,6 +10,14 @@
 #endif
 
 namespace nnc {
+
+namespace {
+std::atomic<bool> tf32_enabled{false};
+}
+
+bool cuda_tf32_enabled() { return tf32_enabled.load(std::memory_order_relaxed); }
+
+void set_cuda_tf32_enabled(bool enabled) { tf32_enabled.store(enabled, std::memory_order_relaxed); }
 
 #ifdef NNCORE_HAVE_CUDA
 
@@ -47,6 +57,12 @@ int cuda_current_device() {
 
 std::string cuda_architectures() { return NNCORE_CUDA_ARCHITECTURES; }
 
+bool cuda_has_tf32() {
+  int major = 0;
+  NNC_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, cuda_current_device()));
+  return major >= 8;
+}
+
 std::string cuda_runtime_version() {
   int v = 0;
   cudaRuntimeGetVersion(&v);
@@ -71,6 +87,8 @@ int cuda_pointer_device(const void*) {
 int cuda_current_device() { return cuda_pointer_device(nullptr); }
 
 std::string cuda_architectures() { return ""; }
+
+bool cuda_has_tf32() { return false; }
 
 std::string cuda_runtime_version() { return ""; }
 

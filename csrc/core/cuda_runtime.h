@@ -13,4 +13,10 @@ int cuda_current_device();
 std::string cuda_architectures();                // compiled architectures, e.g. "80-real;90"
 std::string cuda_runtime_version();
 
+// Whether float32 GEMMs and convolutions on CUDA may use TF32 tensor cores (off by
+// default, as in PyTorch's matmul), and whether the current device has them (sm_80+).
+bool cuda_tf32_enabled();
+void set_cuda_tf32_enabled(bool enabled);
+bool cuda_has_tf32();
+
 }  // namespace nnc

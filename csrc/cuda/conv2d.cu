@@ -35,6 +35,7 @@ struct ColumnAt {
 // Forward: A = weights (Kg, CRS), B = columns (CRS, N P Q), C = y (+ bias).
 template <typename T>
 struct ForwardProblem {
+  static constexpr bool kVectorLoads = false;
   ConvShape s;
   const T* w;
   const T* bias;
@@ -56,6 +57,7 @@ struct ForwardProblem {
 // Weight gradient: A = gy (Kg, N P Q), B = columns transposed (N P Q, CRS), C = gw (Kg, CRS).
 template <typename T>
 struct WeightGradProblem {
+  static constexpr bool kVectorLoads = false;
   ConvShape s;
   const T* gy;
   T* gw;

@@ -1,56 +1,196 @@
-// The one tiled matrix-product kernel of the CUDA twins: for each z =
-// blockIdx.z (a batch entry or a group), C (M, Ncols) = A (M, Kred) @ B (Kred, Ncols),
-// in 64x64 output tiles staged through shared memory in 16-deep slabs, 4x4
-// outputs per thread. A Problem says where the operands live:
-//   a(z, i, k), b(z, k, j)         element reads (gathers are fine: implicit GEMM)
-//   store(z, i, j, acc)            writes one output
-//   a_k_contiguous(), b_j_contiguous()  which axis consecutive threads walk, so loads coalesce
+// The one tiled matrix-product kernel of the CUDA twins: for each z = blockIdx.z
+// (a batch entry or a group), C (M, Ncols) = A (M, Kred) @ B (Kred, Ncols), in
+// 64x64 output tiles over 16-deep slabs of the reduction.
+//
+// Slabs are double-buffered in shared memory: while the block multiplies slab t,
+// each thread already holds its 4 + 4 elements of slab t + 1 in registers (one
+// 128-bit load per operand where the Problem allows), so one barrier per slab
+// suffices. The product is 4x4 FMAs per thread, or, for float32 with TF32 enabled
+// (nncore.cuda.set_tf32_enabled; off by default), tensor-core 16x16x8 wmma tiles.
+//
+// A Problem says where the operands live:
+//   a(z, i, k), b(z, k, j)             element reads (gathers are fine: implicit GEMM)
+//   a_k_contiguous(), b_j_contiguous() which axis holds consecutive elements, so loads coalesce
+//   kVectorLoads, a_vec4(), b_vec4(), a_ptr(z, i, k), b_ptr(z, k, j)
+//                                      when kVectorLoads and a_vec4(): the 4 elements along A's
+//                                      contiguous axis from a_ptr (i or k a multiple of 4) are one
+//                                      16-byte aligned vector (likewise B)
+//   store(z, i, j, acc)                writes one output
 #pragma once
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "core/check.h"
 #include "core/cuda_check.h"
+#include "core/cuda_runtime.h"
 #include "cuda/launch.cuh"
 
 namespace nnc::cuda::tiled {
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
+constexpr int PAD = 4;  // keeps shared rows 16-byte aligned (vector and wmma loads) and staggers banks
 
+// v = p[0..3], read as 128-bit vectors; p is 16-byte aligned.
+__device__ __forceinline__ void load4(const float* p, float v[4]) {
+#ifdef NNCORE_CUDA_SIM
+  sim::check_aligned(p, 16);
+  std::memcpy(v, p, 4 * sizeof(float));
+#else
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+#endif
+}
+__device__ __forceinline__ void load4(const double* p, double v[4]) {
+#ifdef NNCORE_CUDA_SIM
+  sim::check_aligned(p, 16);
+  std::memcpy(v, p, 4 * sizeof(double));
+#else
+  const double2 q0 = reinterpret_cast<const double2*>(p)[0], q1 = reinterpret_cast<const double2*>(p)[1];
+  v[0] = q0.x, v[1] = q0.y, v[2] = q1.x, v[3] = q1.y;
+#endif
+}
+
+// This thread's 4 elements of the A slab at (row0, k0), consecutive along A's contiguous axis; 0 outside A.
 template <typename T, class Problem>
-__global__ void gemm_kernel(int64_t M, int64_t Ncols, int64_t Kred, Problem prob) {
-  __shared__ T As[BK][BM + 1];  // As[k][i] = A(row0 + i, k0 + k)
-  __shared__ T Bs[BK][BN + 1];  // Bs[k][j] = B(k0 + k, col0 + j)
-  const int64_t z = blockIdx.z, row0 = int64_t(blockIdx.y) * BM, col0 = int64_t(blockIdx.x) * BN;
+__device__ void fetch_a(const Problem& prob, int64_t z, int64_t row0, int64_t k0, int64_t M, int64_t Kred, T v[4]) {
+  const int l = threadIdx.x;
+  if (prob.a_k_contiguous()) {
+    const int64_t gi = row0 + l / 4, gk = k0 + l % 4 * 4;
+    if constexpr (Problem::kVectorLoads)
+      if (gi < M && gk + 3 < Kred && prob.a_vec4()) return load4(prob.a_ptr(z, gi, gk), v);
+    for (int e = 0; e < 4; ++e) v[e] = gi < M && gk + e < Kred ? prob.a(z, gi, gk + e) : T(0);
+  } else {
+    const int64_t gk = k0 + l / 16, gi = row0 + l % 16 * 4;
+    if constexpr (Problem::kVectorLoads)
+      if (gk < Kred && gi + 3 < M && prob.a_vec4()) return load4(prob.a_ptr(z, gi, gk), v);
+    for (int e = 0; e < 4; ++e) v[e] = gk < Kred && gi + e < M ? prob.a(z, gi + e, gk) : T(0);
+  }
+}
+
+// This thread's 4 elements of the B slab at (k0, col0), consecutive along B's contiguous axis; 0 outside B.
+template <typename T, class Problem>
+__device__ void fetch_b(const Problem& prob, int64_t z, int64_t k0, int64_t col0, int64_t Kred, int64_t Ncols,
+                        T v[4]) {
+  const int l = threadIdx.x;
+  if (prob.b_j_contiguous()) {
+    const int64_t gk = k0 + l / 16, gj = col0 + l % 16 * 4;
+    if constexpr (Problem::kVectorLoads)
+      if (gk < Kred && gj + 3 < Ncols && prob.b_vec4()) return load4(prob.b_ptr(z, gk, gj), v);
+    for (int e = 0; e < 4; ++e) v[e] = gk < Kred && gj + e < Ncols ? prob.b(z, gk, gj + e) : T(0);
+  } else {
+    const int64_t gj = col0 + l / 4, gk = k0 + l % 4 * 4;
+    if constexpr (Problem::kVectorLoads)
+      if (gj < Ncols && gk + 3 < Kred && prob.b_vec4()) return load4(prob.b_ptr(z, gk, gj), v);
+    for (int e = 0; e < 4; ++e) v[e] = gj < Ncols && gk + e < Kred ? prob.b(z, gk + e, gj) : T(0);
+  }
+}
+
+// Puts fetched elements where the multiply reads them: As[k][i] and Bs[k][j].
+template <typename T>
+__device__ void stage_a(bool k_contiguous, const T v[4], T (*As)[BM + PAD]) {
+  const int l = threadIdx.x;
+  if (k_contiguous)
+    for (int e = 0; e < 4; ++e) As[l % 4 * 4 + e][l / 4] = v[e];
+  else
+    for (int e = 0; e < 4; ++e) As[l / 16][l % 16 * 4 + e] = v[e];
+}
+template <typename T>
+__device__ void stage_b(bool j_contiguous, const T v[4], T (*Bs)[BN + PAD]) {
+  const int l = threadIdx.x;
+  if (j_contiguous)
+    for (int e = 0; e < 4; ++e) Bs[l / 16][l % 16 * 4 + e] = v[e];
+  else
+    for (int e = 0; e < 4; ++e) Bs[l % 4 * 4 + e][l / 4] = v[e];
+}
+
+// acc (TM x TN, this thread's outputs) += the slab's As^T Bs, in the precision of T.
+template <typename T>
+__device__ void multiply_slab(const T (*As)[BM + PAD], const T (*Bs)[BN + PAD], T acc[TM][TN]) {
   const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
+#pragma unroll
+  for (int k = 0; k < BK; ++k) {
+    T a[TM], b[TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) a[i] = As[k][ty * TM + i];
+#pragma unroll
+    for (int j = 0; j < TN; ++j) b[j] = Bs[k][tx * TN + j];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
+  }
+}
+
+namespace wmma = nvcuda::wmma;
+using TF32FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
+using TF32FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+using TF32Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+
+// Warp w owns output rows 16 (w / 2) .. +16 and columns 32 (w % 2) .. +32 of the tile: two 16x16 accumulators.
+__device__ inline void multiply_slab_tf32(const float (*As)[BM + PAD], const float (*Bs)[BN + PAD], TF32Acc acc[2]) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  const int warp = threadIdx.x / 32, row = warp / 2 * 16, col = warp % 2 * 32;
+  for (int k = 0; k < BK; k += 8) {
+    TF32FragA a;
+    wmma::load_matrix_sync(a, &As[k][row], BM + PAD);
+    for (int e = 0; e < a.num_elements; ++e) a.x[e] = wmma::__float_to_tf32(a.x[e]);
+    for (int c = 0; c < 2; ++c) {
+      TF32FragB b;
+      wmma::load_matrix_sync(b, &Bs[k][col + 16 * c], BN + PAD);
+      for (int e = 0; e < b.num_elements; ++e) b.x[e] = wmma::__float_to_tf32(b.x[e]);
+      wmma::mma_sync(acc[c], a, b, acc[c]);
+    }
+  }
+#endif
+}
+
+template <typename T, class Problem, bool TF32>
+__global__ void __launch_bounds__(THREADS) gemm_kernel(int64_t M, int64_t Ncols, int64_t Kred, Problem prob) {
+  __shared__ __align__(32) T As[2][BK][BM + PAD];  // As[buffer][k][i] = A(row0 + i, k0 + k)
+  __shared__ __align__(32) T Bs[2][BK][BN + PAD];  // Bs[buffer][k][j] = B(k0 + k, col0 + j)
+  const int64_t z = blockIdx.z, row0 = int64_t(blockIdx.y) * BM, col0 = int64_t(blockIdx.x) * BN;
   const bool a_k = prob.a_k_contiguous(), b_j = prob.b_j_contiguous();
   T acc[TM][TN] = {};
+  TF32Acc tf32_acc[2];
+  if constexpr (TF32)
+    for (auto& f : tf32_acc) wmma::fill_fragment(f, 0.0f);
+
+  T next_a[4], next_b[4];
+  fetch_a(prob, z, row0, 0, M, Kred, next_a);
+  fetch_b(prob, z, 0, col0, Kred, Ncols, next_b);
+  stage_a(a_k, next_a, As[0]);
+  stage_b(b_j, next_b, Bs[0]);
+  __syncthreads();
+  int buffer = 0;
   for (int64_t k0 = 0; k0 < Kred; k0 += BK) {
-    for (int l = threadIdx.x; l < BM * BK; l += THREADS) {
-      int i = a_k ? l / BK : l % BM, k = a_k ? l % BK : l / BM;
-      int64_t gi = row0 + i, gk = k0 + k;
-      As[k][i] = (gi < M && gk < Kred) ? prob.a(z, gi, gk) : T(0);
+    const bool more = k0 + BK < Kred;
+    if (more) {  // global loads in flight while the slab below is multiplied
+      fetch_a(prob, z, row0, k0 + BK, M, Kred, next_a);
+      fetch_b(prob, z, k0 + BK, col0, Kred, Ncols, next_b);
     }
-    for (int l = threadIdx.x; l < BK * BN; l += THREADS) {
-      int j = b_j ? l % BN : l / BK, k = b_j ? l / BN : l % BK;
-      int64_t gj = col0 + j, gk = k0 + k;
-      Bs[k][j] = (gj < Ncols && gk < Kred) ? prob.b(z, gk, gj) : T(0);
-    }
-    __syncthreads();
-#pragma unroll
-    for (int k = 0; k < BK; ++k) {
-      T a[TM], b[TN];
-#pragma unroll
-      for (int i = 0; i < TM; ++i) a[i] = As[k][ty * TM + i];
-#pragma unroll
-      for (int j = 0; j < TN; ++j) b[j] = Bs[k][tx * TN + j];
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
+    if constexpr (TF32) multiply_slab_tf32(As[buffer], Bs[buffer], tf32_acc);
+    else multiply_slab(As[buffer], Bs[buffer], acc);
+    if (more) {  // the other buffer was last read before the previous barrier
+      stage_a(a_k, next_a, As[buffer ^ 1]);
+      stage_b(b_j, next_b, Bs[buffer ^ 1]);
     }
     __syncthreads();
+    buffer ^= 1;
+  }
+
+  const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
+  if constexpr (TF32) {  // accumulators through shared memory into the 4x4 layout the stores use
+    __shared__ __align__(32) float Cs[BM][BN + PAD];
+    const int warp = threadIdx.x / 32;
+    for (int c = 0; c < 2; ++c)
+      wmma::store_matrix_sync(&Cs[warp / 2 * 16][warp % 2 * 32 + 16 * c], tf32_acc[c], BN + PAD, wmma::mem_row_major);
+    __syncthreads();
+    for (int i = 0; i < TM; ++i)
+      for (int j = 0; j < TN; ++j) acc[i][j] = Cs[ty * TM + i][tx * TN + j];
   }
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
@@ -65,6 +205,7 @@ __global__ void gemm_kernel(int64_t M, int64_t Ncols, int64_t Kred, Problem prob
 }
 
 // Runs gemm_kernel over `count` batch entries or groups on `stream`; `op` names the caller in errors.
+// Float32 products use tensor cores (TF32) when nncore.cuda.set_tf32_enabled(True) and the device has them.
 template <typename T, class Problem>
 void launch(const char* op, int64_t count, int64_t M, int64_t Ncols, int64_t Kred, const Problem& prob,
             void* stream) {
@@ -74,7 +215,12 @@ void launch(const char* op, int64_t count, int64_t M, int64_t Ncols, int64_t Kre
             ": problem too large for one CUDA launch (", M, " x ", Ncols, ")");
   dim3 grid(static_cast<unsigned>((Ncols + BN - 1) / BN), static_cast<unsigned>((M + BM - 1) / BM),
             static_cast<unsigned>(count));
-  cuda::launch(gemm_kernel<T, Problem>, grid, THREADS, 0, static_cast<cudaStream_t>(stream), M, Ncols, Kred, prob);
+  const auto s = static_cast<cudaStream_t>(stream);
+  if constexpr (std::is_same_v<T, float>) {
+    if (cuda_tf32_enabled() && cuda_has_tf32())
+      return cuda::launch(gemm_kernel<T, Problem, true>, grid, THREADS, 0, s, M, Ncols, Kred, prob);
+  }
+  cuda::launch(gemm_kernel<T, Problem, false>, grid, THREADS, 0, s, M, Ncols, Kred, prob);
 }
 
 }  // namespace nnc::cuda::tiled

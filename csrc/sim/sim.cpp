@@ -249,6 +249,10 @@ uint64_t* warp_slots() { return launch_now->slots.data() + place->linear / 32 * 
 
 void* dynamic_shared() { return launch_now->dynamic_shared.data(); }
 
+void check_aligned(const void* p, size_t bytes) {
+  if (reinterpret_cast<uintptr_t>(p) % bytes != 0) last_error = cudaErrorMisalignedAddress;
+}
+
 }  // namespace nnc::sim
 
 using nnc::sim::last_error;
@@ -265,6 +269,7 @@ const char* cudaGetErrorString(cudaError_t err) {
     case cudaErrorInvalidValue: return "invalid argument (CUDA emulator)";
     case cudaErrorMemoryAllocation: return "out of memory (CUDA emulator)";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument (CUDA emulator)";
+    case cudaErrorMisalignedAddress: return "misaligned address (CUDA emulator)";
     default: return "unspecified launch failure (CUDA emulator)";
   }
 }
@@ -281,6 +286,11 @@ cudaError_t cudaGetDevice(int* device) {
 
 cudaError_t cudaRuntimeGetVersion(int* version) {
   *version = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int) {
+  *value = attr == cudaDevAttrComputeCapabilityMajor ? 9 : 0;
   return cudaSuccess;
 }
 

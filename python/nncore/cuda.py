@@ -1,5 +1,5 @@
-"""GPU availability. nncore's GPU arrays are CuPy's; everything here answers
-without raising on machines with no GPU, no driver or no CuPy."""
+"""GPU availability and settings. nncore's GPU arrays are CuPy's; everything
+here answers without raising on machines with no GPU, no driver or no CuPy."""
 
 from . import _C
 
@@ -18,3 +18,14 @@ def is_available():
 
 def device_count():
     return _C.build_info()["cuda_devices"] if is_available() else 0
+
+
+def set_tf32_enabled(enabled):
+    """Lets float32 gemm/matmul and convolutions on CUDA use TF32 tensor cores
+    (sm_80 and later): inputs rounded to 10 mantissa bits, float32 accumulation.
+    Off by default, so float32 means float32; a process-wide setting."""
+    _C.set_cuda_tf32_enabled(bool(enabled))
+
+
+def tf32_enabled():
+    return _C.cuda_tf32_enabled()

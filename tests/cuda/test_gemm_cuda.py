@@ -34,6 +34,29 @@ def test_matches_cpu(cupy, rng, trans_a, trans_b, dtype):
         np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=tol, atol=tol * np.sqrt(k))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset,extra", [(0, 0), (1, 0), (0, 1), (2, 3), (4, 4)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, True)])
+def test_strided_and_unaligned_views(cupy, rng, dtype, offset, extra, trans_a, trans_b):
+    """Row steps and base addresses that are, and are not, whole 16-byte vectors:
+    the kernel reads 4 elements at once only where that is aligned."""
+    m, n, k, batch = 37, 70, 45, 3
+
+    def view(rows, cols):
+        parent = cupy.asarray(rng.standard_normal((batch, rows + 1, cols + offset + extra)).astype(dtype))
+        return parent[:, 1:, offset:offset + cols]
+
+    a = view(k, m) if trans_a else view(m, k)
+    b = view(n, k) if trans_b else view(k, n)
+    a_op = a.swapaxes(1, 2) if trans_a else a
+    b_op = b.swapaxes(1, 2) if trans_b else b
+    out = cupy.full((batch, m, n), np.nan, dtype)
+    got = ops.gemm(a_op, b_op, out=out)
+    want = np.matmul(cupy.asnumpy(a_op).astype(np.float64), cupy.asnumpy(b_op).astype(np.float64))
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=tol, atol=tol * np.sqrt(k))
+
+
 def test_poisoned_output_fully_written(cupy, rng):
     a = cupy.asarray(rng.standard_normal((65, 33)).astype(np.float32))
     b = cupy.asarray(rng.standard_normal((33, 127)).astype(np.float32))

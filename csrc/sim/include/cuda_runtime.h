@@ -17,6 +17,7 @@
 #define __forceinline__ inline
 #define __shared__ static  // one copy per kernel: blocks run one after another
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 
 struct dim3 {
   unsigned x, y, z;
@@ -38,6 +39,7 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorMisalignedAddress = 716,
   cudaErrorLaunchFailure = 719,
 };
 using cudaError = cudaError_t;
@@ -59,6 +61,8 @@ struct cudaPointerAttributes {
   void* hostPointer;
 };
 
+enum cudaDeviceAttr { cudaDevAttrComputeCapabilityMajor = 75, cudaDevAttrComputeCapabilityMinor = 76 };
+
 struct CUstream_st;
 using cudaStream_t = CUstream_st*;
 
@@ -67,6 +71,7 @@ const char* cudaGetErrorString(cudaError_t err);
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaRuntimeGetVersion(int* version);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);  // an sm_90 device
 cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* ptr);
 cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t stream);
 template <typename T>
@@ -96,6 +101,8 @@ void sync_block();
 void sync_warp();
 uint64_t* warp_slots();  // one 8-byte slot per lane of the running fibre's warp
 void* dynamic_shared();
+// A vector access the GPU would fault on (p not aligned to `bytes`) fails the launch.
+void check_aligned(const void* p, size_t bytes);
 
 template <typename T>
 T exchange(T v, int src_lane_in_warp) {
