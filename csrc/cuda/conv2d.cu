@@ -35,18 +35,21 @@ struct ColumnAt {
 // Forward: A = weights (Kg, CRS), B = columns (CRS, N P Q), C = y (+ bias).
 template <typename T>
 struct ForwardProblem {
-  static constexpr bool kVectorLoads = false;
+  static constexpr bool kVectorA = true, kVectorB = false;
   ConvShape s;
   const T* w;
   const T* bias;
   T* y;
   ColumnAt<T> col;
+  bool vec_w;  // weight rows are whole 16-byte vectors from an aligned base
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_j_contiguous() const { return true; }
-  __device__ T a(int64_t g, int64_t m, int64_t kk) const {
+  __device__ bool a_vec4() const { return vec_w; }
+  __device__ const T* a_ptr(int64_t g, int64_t m, int64_t kk) const {
     const int64_t Kg = s.K / s.groups, CRS = s.C / s.groups * s.R * s.S;
-    return w[(g * Kg + m) * CRS + kk];
+    return w + (g * Kg + m) * CRS + kk;
   }
+  __device__ T a(int64_t g, int64_t m, int64_t kk) const { return *a_ptr(g, m, kk); }
   __device__ T b(int64_t g, int64_t kk, int64_t j) const { return col(g, kk, j); }
   __device__ void store(int64_t g, int64_t m, int64_t j, T acc) const {
     const int64_t Kg = s.K / s.groups, PQ = s.P * s.Q, n = j / PQ;
@@ -57,17 +60,20 @@ struct ForwardProblem {
 // Weight gradient: A = gy (Kg, N P Q), B = columns transposed (N P Q, CRS), C = gw (Kg, CRS).
 template <typename T>
 struct WeightGradProblem {
-  static constexpr bool kVectorLoads = false;
+  static constexpr bool kVectorA = true, kVectorB = false;
   ConvShape s;
   const T* gy;
   T* gw;
   ColumnAt<T> col;
+  bool vec_gy;  // P Q a multiple of 4 from an aligned base: 4 pixels from j = 0 mod 4 share an image
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_j_contiguous() const { return true; }
-  __device__ T a(int64_t g, int64_t m, int64_t j) const {
+  __device__ bool a_vec4() const { return vec_gy; }
+  __device__ const T* a_ptr(int64_t g, int64_t m, int64_t j) const {
     const int64_t Kg = s.K / s.groups, PQ = s.P * s.Q, n = j / PQ;
-    return gy[(n * s.K + g * Kg + m) * PQ + j % PQ];
+    return gy + (n * s.K + g * Kg + m) * PQ + j % PQ;
   }
+  __device__ T a(int64_t g, int64_t m, int64_t j) const { return *a_ptr(g, m, j); }
   __device__ T b(int64_t g, int64_t j, int64_t kk) const { return col(g, kk, j); }
   __device__ void store(int64_t g, int64_t m, int64_t kk, T acc) const {
     const int64_t Kg = s.K / s.groups, CRS = s.C / s.groups * s.R * s.S;
@@ -137,7 +143,8 @@ unsigned grid_for(int64_t total) {
 template <typename T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* stream) {
   const int64_t G = s.groups, CRS = s.C / G * s.R * s.S;
-  ForwardProblem<T> prob{s, w, bias, y, ColumnAt<T>{s, x}};
+  const bool vec_w = reinterpret_cast<uintptr_t>(w) % 16 == 0 && CRS % int64_t(16 / sizeof(T)) == 0;
+  ForwardProblem<T> prob{s, w, bias, y, ColumnAt<T>{s, x}, vec_w};
   tiled::launch<T>("conv2d", G, s.K / G, s.N * s.P * s.Q, CRS, prob, stream);
 }
 
@@ -151,7 +158,8 @@ void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx, v
 template <typename T>
 void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw, void* stream) {
   const int64_t G = s.groups, CRS = s.C / G * s.R * s.S;
-  WeightGradProblem<T> prob{s, gy, gw, ColumnAt<T>{s, x}};
+  const bool vec_gy = reinterpret_cast<uintptr_t>(gy) % 16 == 0 && s.P * s.Q % 4 == 0;
+  WeightGradProblem<T> prob{s, gy, gw, ColumnAt<T>{s, x}, vec_gy};
   tiled::launch<T>("conv2d", G, s.K / G, CRS, s.N * s.P * s.Q, prob, stream);
 }
 

@@ -13,7 +13,7 @@ namespace {
 // Dense row-major matrices with leading dimensions; batch entry z starts at z * stride.
 template <typename T>
 struct MatrixProblem {
-  static constexpr bool kVectorLoads = true;
+  static constexpr bool kVectorA = true, kVectorB = true;
   bool trans_a, trans_b;
   const T* A;
   int64_t lda, stride_a;

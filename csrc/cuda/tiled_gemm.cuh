@@ -11,10 +11,9 @@
 // A Problem says where the operands live:
 //   a(z, i, k), b(z, k, j)             element reads (gathers are fine: implicit GEMM)
 //   a_k_contiguous(), b_j_contiguous() which axis holds consecutive elements, so loads coalesce
-//   kVectorLoads, a_vec4(), b_vec4(), a_ptr(z, i, k), b_ptr(z, k, j)
-//                                      when kVectorLoads and a_vec4(): the 4 elements along A's
-//                                      contiguous axis from a_ptr (i or k a multiple of 4) are one
-//                                      16-byte aligned vector (likewise B)
+//   kVectorA, a_vec4(), a_ptr(z, i, k) when kVectorA and a_vec4(): the 4 elements along A's
+//                                      contiguous axis from a_ptr (i or k a multiple of 4) are
+//                                      contiguous and 16-byte aligned (likewise kVectorB for B)
 //   store(z, i, j, acc)                writes one output
 #pragma once
 #include <cuda_runtime.h>
@@ -60,12 +59,12 @@ __device__ void fetch_a(const Problem& prob, int64_t z, int64_t row0, int64_t k0
   const int l = threadIdx.x;
   if (prob.a_k_contiguous()) {
     const int64_t gi = row0 + l / 4, gk = k0 + l % 4 * 4;
-    if constexpr (Problem::kVectorLoads)
+    if constexpr (Problem::kVectorA)
       if (gi < M && gk + 3 < Kred && prob.a_vec4()) return load4(prob.a_ptr(z, gi, gk), v);
     for (int e = 0; e < 4; ++e) v[e] = gi < M && gk + e < Kred ? prob.a(z, gi, gk + e) : T(0);
   } else {
     const int64_t gk = k0 + l / 16, gi = row0 + l % 16 * 4;
-    if constexpr (Problem::kVectorLoads)
+    if constexpr (Problem::kVectorA)
       if (gk < Kred && gi + 3 < M && prob.a_vec4()) return load4(prob.a_ptr(z, gi, gk), v);
     for (int e = 0; e < 4; ++e) v[e] = gk < Kred && gi + e < M ? prob.a(z, gi + e, gk) : T(0);
   }
@@ -78,12 +77,12 @@ __device__ void fetch_b(const Problem& prob, int64_t z, int64_t k0, int64_t col0
   const int l = threadIdx.x;
   if (prob.b_j_contiguous()) {
     const int64_t gk = k0 + l / 16, gj = col0 + l % 16 * 4;
-    if constexpr (Problem::kVectorLoads)
+    if constexpr (Problem::kVectorB)
       if (gk < Kred && gj + 3 < Ncols && prob.b_vec4()) return load4(prob.b_ptr(z, gk, gj), v);
     for (int e = 0; e < 4; ++e) v[e] = gk < Kred && gj + e < Ncols ? prob.b(z, gk, gj + e) : T(0);
   } else {
     const int64_t gj = col0 + l / 4, gk = k0 + l % 4 * 4;
-    if constexpr (Problem::kVectorLoads)
+    if constexpr (Problem::kVectorB)
       if (gj < Ncols && gk + 3 < Kred && prob.b_vec4()) return load4(prob.b_ptr(z, gk, gj), v);
     for (int e = 0; e < 4; ++e) v[e] = gj < Ncols && gk + e < Kred ? prob.b(z, gk + e, gj) : T(0);
   }
