@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 INT_POISON = -(2**62) - 7
+GUARD = 67  # poisoned elements either side of each output, to catch writes past its ends
 
 
 @pytest.fixture
@@ -16,27 +17,47 @@ def _poison_value(dtype):
     return np.nan if np.dtype(dtype).kind == "f" else INT_POISON
 
 
-@pytest.fixture
-def poisoned(cupy):
-    """poisoned(shape, dtype): a device array full of NaN (integers: INT_POISON), to
-    pass as out=, so an element the kernel forgets to write shows."""
-
-    def make(shape, dtype):
-        return cupy.full(shape, _poison_value(dtype), dtype)
-
-    return make
+def _is_poison(values):
+    return np.isnan(values) if values.dtype.kind == "f" else values == INT_POISON
 
 
 @pytest.fixture
-def poison_outputs(cupy, monkeypatch):
-    """Every device output nncore.ops allocates itself (through cupy.empty) starts
-    poisoned, for the ops whose outputs cannot all be passed as out=."""
+def _guarded_outputs(cupy):
+    """Makes poisoned device outputs inside larger poisoned buffers; at teardown,
+    fails if anything wrote to a buffer outside its output."""
     plain_empty = cupy.empty
+    buffers = []
 
-    def poisoned_empty(shape, dtype=float, *args, **kwargs):
-        out = plain_empty(shape, dtype, *args, **kwargs)
-        out.fill(_poison_value(out.dtype))
-        return out
+    def make(shape, dtype=float):
+        shape = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        size = int(np.prod(shape, dtype=np.int64))
+        buffer = plain_empty((GUARD + size + GUARD,), dtype)
+        buffer.fill(_poison_value(buffer.dtype))
+        buffers.append((buffer, size))
+        return buffer[GUARD:GUARD + size].reshape(shape)
+
+    yield make
+    for buffer, size in buffers:
+        host = cupy.asnumpy(buffer)
+        guards = np.concatenate([host[:GUARD], host[GUARD + size:]])
+        assert _is_poison(guards).all(), f"a kernel wrote past the ends of a {host.dtype} output of {size} elements"
+
+
+@pytest.fixture
+def poisoned(_guarded_outputs):
+    """poisoned(shape, dtype): a device array full of NaN (integers: INT_POISON), to
+    pass as out=, so an element the kernel forgets to write shows; guarded (above)."""
+    return _guarded_outputs
+
+
+@pytest.fixture
+def poison_outputs(cupy, monkeypatch, _guarded_outputs):
+    """Every device output nncore.ops allocates itself (through cupy.empty) starts
+    poisoned and guarded, for the ops whose outputs cannot all be passed as out=."""
+
+    def poisoned_empty(shape, dtype=float, order="C"):
+        assert order == "C"
+        return _guarded_outputs(shape, dtype)
 
     monkeypatch.setattr(cupy, "empty", poisoned_empty)
 
