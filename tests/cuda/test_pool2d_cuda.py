@@ -66,24 +66,25 @@ def test_max_pool2d_matches_cpu(rng, cupy, poisoned, assert_matches, window, dty
         y, idx = ops.max_pool2d(x, k, s, p, d, ceil, return_indices=True)
         dx = cupy.asarray(x)
         out, out_idx = poisoned(y.shape, dtype), poisoned(y.shape, np.int64)
-        assert ops.max_pool2d(dx, k, s, p, d, ceil, True, out=out, indices=out_idx) == (out, out_idx)
+        got, got_idx = ops.max_pool2d(dx, k, s, p, d, ceil, True, out=out, indices=out_idx)
+        assert got is out and got_idx is out_idx
         assert_matches(out, y, err_msg=str(shape))
         assert_matches(out_idx, idx, err_msg=str(shape))
         assert_matches(ops.max_pool2d(dx, k, s, p, d, ceil, out=poisoned(y.shape, dtype)), y)
         g = rng.standard_normal(y.shape).astype(dtype)
-        gx = poisoned(shape, dtype)
         if idx.max(initial=0) >= shape[-1] * shape[-2]:  # a window wholly in the padding names no input
             for on in ((g, idx), (cupy.asarray(g), out_idx)):
                 with pytest.raises(ValueError, match="indices must lie"):
                     ops.max_pool2d_backward(*on, shape, k, s, p, d, ceil)
             continue
+        gx = poisoned(shape, dtype)
         ops.max_pool2d_backward(cupy.asarray(g), out_idx, shape, k, s, p, d, ceil, out=gx)
         assert_matches(gx, ops.max_pool2d_backward(g, idx, shape, k, s, p, d, ceil), err_msg=str(shape))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_max_backward_indices_outside_their_windows_scatter(rng, cupy, poisoned, assert_matches, dtype):
-    for shape in [(1, 1, 4, 4), (2, 3, 9, 11), (5, 7, 8, 9)]:
+    for shape in [(1, 1, 4, 4), (2, 3, 9, 11), (257, 1, 5, 4)]:  # a thread per plane
         y, idx = ops.max_pool2d(rng.standard_normal(shape).astype(dtype), 3, 2, 1, return_indices=True)
         idx.reshape(-1)[::3] = rng.integers(0, shape[2] * shape[3], idx.size)[::3]  # anywhere in the plane
         g = rng.standard_normal(y.shape).astype(dtype)
@@ -175,12 +176,15 @@ def test_adaptive_avg_pool2d_matches_cpu(rng, cupy, poisoned, assert_matches, dt
         assert_matches(gx, ops.adaptive_avg_pool2d_backward(g, shape), tol, tol, err_msg=str(shape))
 
 
-def test_empty_inputs_and_outputs(cupy, assert_matches):
-    x = cupy.ones((0, 3, 8, 8), cupy.float32)
-    assert ops.max_pool2d(x, 2).shape == (0, 3, 4, 4)
-    assert_matches(ops.avg_pool2d_backward(cupy.ones((0, 3, 4, 4), cupy.float32), (0, 3, 8, 8), 2),
-                   np.ones((0, 3, 8, 8), np.float32))
-    assert ops.adaptive_avg_pool2d(cupy.ones((2, 3, 5, 5), cupy.float32), (0, 2)).shape == (2, 3, 0, 2)
+def test_empty_inputs_and_outputs(rng, cupy, poisoned, assert_matches):
+    x = rng.standard_normal((0, 3, 8, 8)).astype(np.float32)
+    assert_matches(ops.max_pool2d(cupy.asarray(x), 2), ops.max_pool2d(x, 2))
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    assert_matches(ops.adaptive_avg_pool2d(cupy.asarray(x), (0, 2)), ops.adaptive_avg_pool2d(x, (0, 2)))
+    g = rng.standard_normal((2, 3, 0, 2)).astype(np.float32)
+    gx = poisoned(x.shape, np.float32)
+    ops.adaptive_avg_pool2d_backward(cupy.asarray(g), x.shape, out=gx)
+    assert_matches(gx, ops.adaptive_avg_pool2d_backward(g, x.shape))  # zeros: no window holds an input
 
 
 def test_gpu_results_are_deterministic(rng, cupy):

@@ -14,13 +14,14 @@ from nncore import ops
 pytestmark = pytest.mark.cuda
 
 # (shape, dim): rows x classes with classes 1, 31, 32, 33, 1023, 1025 and rows 1, 7, 8, 9, 257;
-# then non-last axes with 51, 210, 256, 257 and 1023 positions (outer * inner)
+# then non-last axes with 51, 210, 255, 256, 257 and 1023 positions (outer * inner)
 SOFTMAX_CASES = [((1, 1), -1), ((7, 31), -1), ((8, 32), 1), ((9, 33), -1), ((3, 1023), -1), ((2, 1025), 1),
-                 ((257, 5), -1), ((7,), 0), ((3, 33, 17), 1), ((2, 3, 70), 0), ((2, 3, 128), 1), ((1, 5, 257), 1),
-                 ((31, 4, 33), 1), ((4, 1, 64), 1)]
-# logits shapes for cross_entropy: (C,), (N, C) (a warp per row) and (N, C, d...) (a thread per position)
-CE_SHAPES = [(1, 1), (7, 31), (8, 32), (9, 33), (3, 1025), (257, 5), (9,), (3, 7, 5, 4), (2, 5, 128), (1, 33, 257),
-             (2, 1, 70)]
+                 ((257, 5), -1), ((7,), 0), ((3, 33, 17), 1), ((2, 3, 70), 0), ((3, 4, 85), 1), ((2, 3, 128), 1),
+                 ((1, 5, 257), 1), ((31, 4, 33), 1), ((4, 1, 64), 1)]
+# logits shapes for cross_entropy: (C,), (N, C) (a warp per row) and (N, C, d...) (a thread per position,
+# 60, 140, 255, 256, 257 and 1023 positions)
+CE_SHAPES = [(1, 1), (7, 31), (8, 32), (9, 33), (3, 1025), (257, 5), (9,), (3, 7, 5, 4), (2, 1, 70), (5, 3, 51),
+             (2, 5, 128), (1, 33, 257), (31, 2, 33)]
 
 
 def tol(dtype):
@@ -112,7 +113,8 @@ def test_cross_entropy_matches_cpu(rng, cupy, poisoned, assert_matches, dtype, k
             want_loss, want_grad = ops.cross_entropy_with_grad(x, t, grad_output=go, **kw)
             loss, grad = poisoned(loss_shape, dtype), poisoned(shape, dtype)
             dgo = cupy.asarray(go) if reduction == "none" else go
-            assert ops.cross_entropy_with_grad(dx, dt, grad_output=dgo, out=loss, grad_out=grad, **dkw) == (loss, grad)
+            got_loss, got_grad = ops.cross_entropy_with_grad(dx, dt, grad_output=dgo, out=loss, grad_out=grad, **dkw)
+            assert got_loss is loss and got_grad is grad
             assert_matches(loss, want_loss, tol(dtype) * 10, tol(dtype), err_msg=what)
             assert_matches(grad, want_grad, tol(dtype), tol(dtype), err_msg=what)
             assert_matches(ops.cross_entropy(dx, dt, out=poisoned(loss_shape, dtype), **dkw), want_loss,
