@@ -55,11 +55,16 @@ def poison_outputs(cupy, monkeypatch, _guarded_outputs):
     """Every device output nncore.ops allocates itself (through cupy.empty) starts
     poisoned and guarded, for the ops whose outputs cannot all be passed as out=."""
 
+    made = []
+
     def poisoned_empty(shape, dtype=float, order="C"):
         assert order == "C"
-        return _guarded_outputs(shape, dtype)
+        made.append(_guarded_outputs(shape, dtype))
+        return made[-1]
 
     monkeypatch.setattr(cupy, "empty", poisoned_empty)
+    yield
+    assert made, "no output came through cupy.empty: nncore allocates elsewhere now, and nothing was poisoned"
 
 
 @pytest.fixture
