@@ -71,8 +71,9 @@ Array from_cuda_interface(py::handle obj, const char* op, const char* arg) {
   py::dict iface = obj.attr("__cuda_array_interface__");
   Array a;
   a.device = Device::cuda;
-  a.dtype_str = iface["typestr"].cast<std::string>();
-  a.dtype = dtype_from_typestr(a.dtype_str);
+  const std::string typestr = iface["typestr"].cast<std::string>();
+  a.dtype = dtype_from_typestr(typestr);
+  a.dtype_str = a.dtype != DType::other ? dtype_name(a.dtype) : typestr;  // "float32", as NumPy arrays say
   py::tuple data = iface["data"];
   a.data = reinterpret_cast<void*>(data[0].cast<uintptr_t>());
   a.writeable = !data[1].cast<bool>();

@@ -203,6 +203,7 @@ __global__ void cross_entropy_kernel(CeArgs<T> a, const double* total_w, double2
     sm::CeGrad<T> k = t ? sm::CeGrad<T>{sm::ce_prob_p_scale(g, st.s, wt), g, T(0)}
                         : sm::ce_index_grad(g, st.s, w_y, eps, inv_c, w_all);
     const T xy = t ? T(0) : x[y * S] - st.m;  // before gx, which may be x, is written
+    if constexpr (G > 1) __syncwarp();          // ... by any lane of the group
     T wdx = 0;  // sum w (x - m), or sum w t' (x - m)
     for (int64_t c = lane; c < C; c += G) {
       T d = x[c * S] - st.m, wc = a.weight ? a.weight[c] : T(1);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -189,6 +190,20 @@ bool release(Launch& l, unsigned threads) {
   return released;
 }
 
+// Between barriers, threads run one after another: in thread order, or with
+// NNCORE_CUDA_SIM_ORDER=reverse last thread first. A kernel whose result depends
+// on which ran first (a race on a GPU) fails under one of the two orders.
+bool reverse_order() {
+  static const bool reverse = [] {
+    const char* order = std::getenv("NNCORE_CUDA_SIM_ORDER");
+    const std::string value = order ? order : "forward";
+    if (value != "forward" && value != "reverse")
+      throw RuntimeError(str("NNCORE_CUDA_SIM_ORDER must be forward or reverse, got '", value, "'"));
+    return value == "reverse";
+  }();
+  return reverse;
+}
+
 void run_block(Launch& l, dim3 grid, dim3 block, dim3 block_idx) {
   const unsigned threads = block.x * block.y * block.z;
   l.fibres.resize(threads);
@@ -198,9 +213,11 @@ void run_block(Launch& l, dim3 grid, dim3 block, dim3 block_idx) {
     f.state = State::runnable;
     f.context.start_on(l.stacks.top_of(i), kStackBytes, fibre_main);
   }
+  const bool reverse = reverse_order();
   for (;;) {
     bool all_done = true;
-    for (auto& f : l.fibres) {
+    for (unsigned n = 0; n < threads; ++n) {
+      Fibre& f = l.fibres[reverse ? threads - 1 - n : n];
       if (f.state == State::runnable) {
         l.running = &f;
         place = &f.where;

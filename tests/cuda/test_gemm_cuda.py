@@ -10,15 +10,10 @@ pytestmark = pytest.mark.cuda
 SIZES = [1, 31, 32, 33, 63, 64, 65, 127, 1023]
 
 
-@pytest.fixture
-def cupy():
-    return pytest.importorskip("cupy")
-
-
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_cpu(cupy, rng, trans_a, trans_b, dtype):
+def test_matches_cpu(cupy, rng, poisoned, trans_a, trans_b, dtype):
     for m in SIZES:
         n = SIZES[(SIZES.index(m) + 3) % len(SIZES)]
         k = SIZES[(SIZES.index(m) + 5) % len(SIZES)]
@@ -26,7 +21,8 @@ def test_matches_cpu(cupy, rng, trans_a, trans_b, dtype):
         b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
         c = rng.standard_normal((m, n)).astype(dtype)
         want = ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.5, out=c.copy())
-        out = cupy.asarray(c)
+        out = poisoned((m, n), dtype)
+        out[...] = cupy.asarray(c)  # beta reads it; the guards around it catch writes past its ends
         got = ops.gemm(cupy.asarray(a), cupy.asarray(b), trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.5,
                        out=out)
         assert got is out
@@ -37,7 +33,7 @@ def test_matches_cpu(cupy, rng, trans_a, trans_b, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset,extra", [(0, 0), (1, 0), (0, 1), (2, 3), (4, 4)])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, True)])
-def test_strided_and_unaligned_views(cupy, rng, dtype, offset, extra, trans_a, trans_b):
+def test_strided_and_unaligned_views(cupy, rng, poisoned, dtype, offset, extra, trans_a, trans_b):
     """Row steps and base addresses that are, and are not, whole 16-byte vectors:
     the kernel reads 4 elements at once only where that is aligned."""
     m, n, k, batch = 37, 70, 45, 3
@@ -50,8 +46,7 @@ def test_strided_and_unaligned_views(cupy, rng, dtype, offset, extra, trans_a, t
     b = view(n, k) if trans_b else view(k, n)
     a_op = a.swapaxes(1, 2) if trans_a else a
     b_op = b.swapaxes(1, 2) if trans_b else b
-    out = cupy.full((batch, m, n), np.nan, dtype)
-    got = ops.gemm(a_op, b_op, out=out)
+    got = ops.gemm(a_op, b_op, out=poisoned((batch, m, n), dtype))
     want = np.matmul(cupy.asnumpy(a_op).astype(np.float64), cupy.asnumpy(b_op).astype(np.float64))
     tol = 1e-4 if dtype == np.float32 else 1e-11
     np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=tol, atol=tol * np.sqrt(k))

@@ -40,10 +40,10 @@ def test_tf32_rounding_reference():
 
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (33, 65, 17), (64, 64, 64), (70, 31, 129)])
-def test_gemm_tf32_matches_rounded_reference(tf32, rng, m, n, k, trans_a, trans_b):
+def test_gemm_tf32_matches_rounded_reference(tf32, rng, poisoned, m, n, k, trans_a, trans_b):
     a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
-    out = cp.full((m, n), np.nan, np.float32)
+    out = poisoned((m, n), np.float32)
     got = cp.asnumpy(ops.gemm(cp.asarray(a), cp.asarray(b), trans_a=trans_a, trans_b=trans_b, out=out))
     ra, rb = to_tf32(a).astype(np.float64), to_tf32(b).astype(np.float64)
     want = (ra.T if trans_a else ra) @ (rb.T if trans_b else rb)
