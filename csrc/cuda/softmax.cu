@@ -2,7 +2,8 @@
 // (G = 32) per row when the class axis is contiguous, one thread (G = 1) per
 // position otherwise, so neighbouring threads read neighbouring addresses.
 // Pass 1 keeps the online (max, sum of exp) of core/softmax_math.h, merged
-// across the group; pass 2 rereads the row (L1/L2) to write the output. Loss
+// across the group; pass 2 rereads the row (L1/L2) to write the output. Rows
+// of whole aligned 4-element vectors move 128 bits per access. Loss
 // sums are per-block partials in double combined in block order (deterministic).
 #include <cuda_runtime.h>
 
@@ -13,6 +14,7 @@
 #include "core/softmax_math.h"
 #include "cuda/softmax.h"
 #include "cuda/launch.cuh"
+#include "cuda/vector_access.cuh"
 
 namespace nnc::cuda {
 namespace {
@@ -55,42 +57,77 @@ int blocks_for(int64_t positions, int G) {
   return int(std::max<int64_t>(1, std::min<int64_t>(kMaxBlocks, (positions + groups_per_block - 1) / groups_per_block)));
 }
 
-template <typename T, int G>
-__global__ void softmax_kernel(const T* __restrict__ x, T* y, int64_t positions, int64_t C, int64_t inner, bool log) {
+// V4: rows of whole, aligned 4-element vectors (inner == 1, C % 4 == 0), read and written 128 bits at a time.
+template <typename T, int G, bool V4>
+__global__ void softmax_kernel(const T* x, T* y, int64_t positions, int64_t C, int64_t inner, bool log) {
   const int lane = threadIdx.x % G;
   const int64_t first = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / G;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x / G;
   for (int64_t p = first; p < positions; p += stride) {  // uniform across the group
     const int64_t base = position_base(p, C, inner);
     sm::Online<T> st = sm::online_empty<T>();
-    for (int64_t c = lane; c < C; c += G) sm::online_add(st, x[base + c * inner]);
+    if constexpr (V4) {
+      for (int64_t c = 4 * lane; c < C; c += 4 * G) {
+        T v[4];
+        load4(x + base + c, v);
+        for (int e = 0; e < 4; ++e) sm::online_add(st, v[e]);
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += G) sm::online_add(st, x[base + c * inner]);
+    }
     st = group_merge<G>(st);
     const T lse = sm::log_of(st.s), inv_s = T(1) / st.s;
-    for (int64_t c = lane; c < C; c += G) {
-      T d = x[base + c * inner] - st.m;
-      y[base + c * inner] = log ? d - lse : sm::exp_of(d) * inv_s;
+    auto out = [&](T v) { return log ? (v - st.m) - lse : sm::exp_of(v - st.m) * inv_s; };
+    if constexpr (V4) {
+      for (int64_t c = 4 * lane; c < C; c += 4 * G) {
+        T v[4];
+        load4(x + base + c, v);
+        for (int e = 0; e < 4; ++e) v[e] = out(v[e]);
+        store4(y + base + c, v);
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += G) y[base + c * inner] = out(x[base + c * inner]);
     }
   }
 }
 
-template <typename T, int G>
-__global__ void softmax_backward_kernel(const T* gy, const T* __restrict__ y, T* gx, int64_t positions, int64_t C,
-                                        int64_t inner, bool log) {
+template <typename T, int G, bool V4>
+__global__ void softmax_backward_kernel(const T* gy, const T* y, T* gx, int64_t positions, int64_t C, int64_t inner,
+                                        bool log) {
   const int lane = threadIdx.x % G;
   const int64_t first = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / G;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x / G;
   for (int64_t p = first; p < positions; p += stride) {
     const int64_t base = position_base(p, C, inner);
     T acc = 0;  // log: sum g; softmax: sum g y
-    for (int64_t c = lane; c < C; c += G) {
-      int64_t k = base + c * inner;
-      acc += log ? gy[k] : gy[k] * y[k];
+    if constexpr (V4) {
+      for (int64_t c = 4 * lane; c < C; c += 4 * G) {
+        T g[4], v[4];
+        load4(gy + base + c, g);
+        load4(y + base + c, v);
+        for (int e = 0; e < 4; ++e) acc += log ? g[e] : g[e] * v[e];
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += G) {
+        int64_t k = base + c * inner;
+        acc += log ? gy[k] : gy[k] * y[k];
+      }
     }
     acc = group_sum<G>(acc);
-    for (int64_t c = lane; c < C; c += G) {
-      int64_t k = base + c * inner;
-      T g = gy[k], v = y[k];
-      gx[k] = log ? g - sm::exp_of(v) * acc : v * (g - acc);
+    auto grad = [&](T g, T v) { return log ? g - sm::exp_of(v) * acc : v * (g - acc); };
+    if constexpr (V4) {
+      for (int64_t c = 4 * lane; c < C; c += 4 * G) {
+        T g[4], v[4];
+        load4(gy + base + c, g);
+        load4(y + base + c, v);
+        for (int e = 0; e < 4; ++e) g[e] = grad(g[e], v[e]);
+        store4(gx + base + c, g);
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += G) {
+        int64_t k = base + c * inner;
+        gx[k] = grad(gy[k], y[k]);
+      }
     }
   }
 }
@@ -248,9 +285,12 @@ template <typename T>
 void softmax(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log, void* stream) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   int64_t positions = outer * inner;
-  if (inner == 1) launch(softmax_kernel<T, 32>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner,
-                         log);
-  else launch(softmax_kernel<T, 1>, blocks_for(positions, 1), kThreads, 0, s, x, y, positions, C, inner, log);
+  if (inner == 1 && C % 4 == 0 && aligned16(x) && aligned16(y))
+    launch(softmax_kernel<T, 32, true>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner, log);
+  else if (inner == 1)
+    launch(softmax_kernel<T, 32, false>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner, log);
+  else
+    launch(softmax_kernel<T, 1, false>, blocks_for(positions, 1), kThreads, 0, s, x, y, positions, C, inner, log);
 }
 
 template <typename T>
@@ -258,12 +298,16 @@ void softmax_backward(const T* grad_y, const T* y, T* grad_x, int64_t outer, int
                       void* stream) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   int64_t positions = outer * inner;
-  if (inner == 1)
-    launch(softmax_backward_kernel<T, 32>, blocks_for(positions, 32), kThreads, 0, s, grad_y, y, grad_x, positions, C,
-           inner, log);
+  const int blocks32 = blocks_for(positions, 32);
+  if (inner == 1 && C % 4 == 0 && aligned16(grad_y) && aligned16(y) && aligned16(grad_x))
+    launch(softmax_backward_kernel<T, 32, true>, blocks32, kThreads, 0, s, grad_y, y, grad_x, positions, C, inner,
+           log);
+  else if (inner == 1)
+    launch(softmax_backward_kernel<T, 32, false>, blocks32, kThreads, 0, s, grad_y, y, grad_x, positions, C, inner,
+           log);
   else
-    launch(softmax_backward_kernel<T, 1>, blocks_for(positions, 1), kThreads, 0, s, grad_y, y, grad_x, positions, C,
-           inner, log);
+    launch(softmax_backward_kernel<T, 1, false>, blocks_for(positions, 1), kThreads, 0, s, grad_y, y, grad_x,
+           positions, C, inner, log);
 }
 
 template <typename T>

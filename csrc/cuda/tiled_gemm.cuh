@@ -20,38 +20,18 @@
 #include <mma.h>
 
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "core/check.h"
 #include "core/cuda_check.h"
 #include "core/cuda_runtime.h"
 #include "cuda/launch.cuh"
+#include "cuda/vector_access.cuh"
 
 namespace nnc::cuda::tiled {
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
 constexpr int PAD = 4;  // keeps shared rows 16-byte aligned (vector and wmma loads) and staggers banks
-
-// v = p[0..3], read as 128-bit vectors; p is 16-byte aligned.
-__device__ __forceinline__ void load4(const float* p, float v[4]) {
-#ifdef NNCORE_CUDA_SIM
-  sim::check_aligned(p, 16);
-  std::memcpy(v, p, 4 * sizeof(float));
-#else
-  const float4 q = *reinterpret_cast<const float4*>(p);
-  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-#endif
-}
-__device__ __forceinline__ void load4(const double* p, double v[4]) {
-#ifdef NNCORE_CUDA_SIM
-  sim::check_aligned(p, 16);
-  std::memcpy(v, p, 4 * sizeof(double));
-#else
-  const double2 q0 = reinterpret_cast<const double2*>(p)[0], q1 = reinterpret_cast<const double2*>(p)[1];
-  v[0] = q0.x, v[1] = q0.y, v[2] = q1.x, v[3] = q1.y;
-#endif
-}
 
 // This thread's 4 elements of the A slab at (row0, k0), consecutive along A's contiguous axis; 0 outside A.
 template <typename T, class Problem>

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.cuda
 # then non-last axes with 51, 210, 255, 256, 257 and 1023 positions (outer * inner)
 SOFTMAX_CASES = [((1, 1), -1), ((7, 31), -1), ((8, 32), 1), ((9, 33), -1), ((3, 1023), -1), ((2, 1025), 1),
                  ((257, 5), -1), ((7,), 0), ((3, 33, 17), 1), ((2, 3, 70), 0), ((3, 4, 85), 1), ((2, 3, 128), 1),
-                 ((1, 5, 257), 1), ((31, 4, 33), 1), ((4, 1, 64), 1)]
+                 ((1, 5, 257), 1), ((31, 4, 33), 1), ((4, 1, 64), 1),
+                 ((5, 4), -1), ((3, 128), 1), ((2, 1024), -1), ((33, 36), 1)]  # whole 4-element vectors per row
 # logits shapes for cross_entropy: (C,), (N, C) (a warp per row) and (N, C, d...) (a thread per position,
 # 60, 140, 255, 256, 257 and 1023 positions)
 CE_SHAPES = [(1, 1), (7, 31), (8, 32), (9, 33), (3, 1025), (257, 5), (9,), (3, 7, 5, 4), (2, 1, 70), (5, 3, 51),
@@ -47,6 +48,30 @@ def test_softmax_and_backward_match_cpu(rng, cupy, poisoned, assert_matches, dty
         grad = poisoned(shape, dtype)
         assert f_backward(cupy.asarray(g), out, dim, out=grad) is grad
         assert_matches(grad, f_backward(g, want, dim), tol(dtype), tol(dtype), err_msg=f"{shape} {dim} log={log}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [1, 2, 4])
+def test_rows_of_vectors_at_unaligned_addresses(rng, cupy, poisoned, assert_matches, dtype, offset):
+    """Rows of 4-element multiples start 16-byte aligned only when the array does:
+    inputs and outputs offset by 1, 2 or 4 elements from an aligned buffer."""
+    shape = (6, 36)
+    n = int(np.prod(shape))
+
+    def at_offset(host):
+        buffer = cupy.asarray(np.full(n + offset, np.nan, dtype))
+        view = buffer[offset:].reshape(shape)
+        view[...] = cupy.asarray(host)
+        return view
+
+    x, g = logits(rng, shape, dtype), rng.standard_normal(shape).astype(dtype)
+    for f, f_backward in ((ops.softmax, ops.softmax_backward), (ops.log_softmax, ops.log_softmax_backward)):
+        want = f(x, -1)
+        out = at_offset(np.full(shape, np.nan, dtype))
+        assert_matches(f(at_offset(x), -1, out=out), want, tol(dtype), tol(dtype))
+        grad = at_offset(np.full(shape, np.nan, dtype))
+        assert_matches(f_backward(at_offset(g), at_offset(want), -1, out=grad), f_backward(g, want, -1),
+                       tol(dtype), tol(dtype))
 
 
 def test_softmax_in_place_and_rows_of_minus_inf(rng, cupy, assert_matches):
