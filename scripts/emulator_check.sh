@@ -10,11 +10,11 @@ NNCORE_CUDA=SIM python -m pip install -q . -C build-dir=build/emulator-{wheel_ta
   -C cmake.build-type=RelWithDebInfo \
   -C cmake.define.CMAKE_CXX_FLAGS="-fsanitize=address -fno-omit-frame-pointer" \
   -C cmake.define.CMAKE_MODULE_LINKER_FLAGS=-fsanitize=address
-python -c 'import nncore, sys; sys.exit(0 if nncore._C.build_info()["cuda_emulator"] else "not an emulator build")'
 # Python itself is not instrumented: the runtime, and the C++ library whose throws it intercepts, load first.
-asan_preload="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libstdc++.so)"
+export LD_PRELOAD="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libstdc++.so)"
+export ASAN_OPTIONS=detect_leaks=0
+python -c 'import nncore, sys; sys.exit(0 if nncore._C.build_info()["cuda_emulator"] else "not an emulator build")'
 for order in forward reverse; do
   echo "+ NNCORE_CUDA_SIM_ORDER=$order pytest tests -m cuda"
-  LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 NNCORE_CUDA_SIM_ORDER=$order \
-    python -m pytest tests -m cuda -q -p no:cacheprovider
+  NNCORE_CUDA_SIM_ORDER=$order python -m pytest tests -m cuda -q -p no:cacheprovider
 done

@@ -184,8 +184,9 @@ __global__ void sum_partials_kernel(const double2* partial, int count, double* t
 // Fused cross-entropy of positions [0, N S): pass 1 the online (m, s) (and, for
 // probability targets, wt = sum w t'); pass 2 writes the gradient and sums
 // w (x - m) or w t' (x - m) for the loss. total_w: device sum of target weights
-// (reduction mean with a gradient), else null.
-template <typename T, int G>
+// (reduction mean with a gradient), else null. V4: rows of whole aligned
+// 4-element vectors (S == 1, C % 4 == 0), moved 128 bits per access.
+template <typename T, int G, bool V4>
 __global__ void cross_entropy_kernel(CeArgs<T> a, const double* total_w, double2* partial, Status* status) {
   const int lane = threadIdx.x % G;
   const int64_t positions = a.N * a.S, C = a.C, S = a.S;
@@ -198,6 +199,37 @@ __global__ void cross_entropy_kernel(CeArgs<T> a, const double* total_w, double2
   for (int64_t c = lane; c < C; c += G) w_all += a.weight ? a.weight[c] : T(1);
   w_all = group_sum<G>(w_all);
   double loss_sum = 0, wsum = 0;
+
+  // body(c, x[c S], t[c S] or 0) for this lane's classes; V4: 4 consecutive classes per 128-bit access.
+  auto each_class = [&](const T* xs, const T* ts, auto&& body) {
+    if constexpr (V4) {
+      for (int64_t c0 = 4 * lane; c0 < C; c0 += 4 * G) {
+        T xv[4], tv[4] = {};
+        load4(xs + c0, xv);
+        if (ts) load4(ts + c0, tv);
+        for (int e = 0; e < 4; ++e) body(c0 + e, xv[e], tv[e]);
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += G) body(c, xs[c * S], ts ? ts[c * S] : T(0));
+    }
+  };
+  // Likewise, writing body's value to out[c S] when out is given.
+  auto map_class = [&](const T* xs, const T* ts, T* out, auto&& body) {
+    if constexpr (V4) {
+      for (int64_t c0 = 4 * lane; c0 < C; c0 += 4 * G) {
+        T xv[4], tv[4] = {}, ov[4];
+        load4(xs + c0, xv);
+        if (ts) load4(ts + c0, tv);
+        for (int e = 0; e < 4; ++e) ov[e] = body(c0 + e, xv[e], tv[e]);
+        if (out) store4(out + c0, ov);
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += G) {
+        T v = body(c, xs[c * S], ts ? ts[c * S] : T(0));
+        if (out) out[c * S] = v;
+      }
+    }
+  };
 
   for (int64_t p = first; p < positions; p += stride) {
     const int64_t base = position_base(p, C, S);
@@ -222,14 +254,13 @@ __global__ void cross_entropy_kernel(CeArgs<T> a, const double* total_w, double2
     sm::Online<T> st = sm::online_empty<T>();
     T wt = 0;
     bool finite = true;
-    for (int64_t c = lane; c < C; c += G) {
-      sm::online_add(st, x[c * S]);
+    each_class(x, t, [&](int64_t c, T xc, T tc) {
+      sm::online_add(st, xc);
       if (t) {
-        T tc = t[c * S];
         finite = finite && isfinite(tc);
         wt += (a.weight ? a.weight[c] : T(1)) * sm::smoothed(tc, eps, inv_c);
       }
-    }
+    });
     st = group_merge<G>(st);
     if (t) {
       wt = group_sum<G>(wt);
@@ -242,15 +273,13 @@ __global__ void cross_entropy_kernel(CeArgs<T> a, const double* total_w, double2
     const T xy = t ? T(0) : x[y * S] - st.m;  // before gx, which may be x, is written
     if constexpr (G > 1) __syncwarp();          // ... by any lane of the group
     T wdx = 0;  // sum w (x - m), or sum w t' (x - m)
-    for (int64_t c = lane; c < C; c += G) {
-      T d = x[c * S] - st.m, wc = a.weight ? a.weight[c] : T(1);
-      T tc = t ? sm::smoothed(t[c * S], eps, inv_c) : T(0);
+    map_class(x, t, gx, [&](int64_t c, T xc, T t_raw) {
+      T d = xc - st.m, wc = a.weight ? a.weight[c] : T(1);
+      T tc = t ? sm::smoothed(t_raw, eps, inv_c) : T(0);
       wdx += t ? wc * tc * d : wc * d;
-      if (gx) {
-        T e = sm::exp_of(d);
-        gx[c * S] = t ? k.p_scale * e - g * wc * tc : k.p_scale * e - k.w_scale * wc - (c == y ? k.target_sub : T(0));
-      }
-    }
+      T e = gx ? sm::exp_of(d) : T(0);
+      return t ? k.p_scale * e - g * wc * tc : k.p_scale * e - k.w_scale * wc - (c == y ? k.target_sub : T(0));
+    });
     wdx = group_sum<G>(wdx);
     T lse = sm::log_of(st.s);
     T loss = t ? sm::ce_prob_loss(lse, wt, wdx)
@@ -276,7 +305,10 @@ __global__ void finish_loss_kernel(CeArgs<T> a, const double* total, const doubl
 template <typename T, int G>
 void launch_cross_entropy(const CeArgs<T>& a, const double* total_w, double2* partial, Status* status,
                           cudaStream_t s, int blocks) {
-  launch(cross_entropy_kernel<T, G>, blocks, kThreads, 0, s, a, total_w, partial, status);
+  const bool vectors = G == 32 && a.C % 4 == 0 && aligned16(a.logits) && aligned16(a.target_prob) &&
+                       aligned16(a.grad);
+  if (vectors) launch(cross_entropy_kernel<T, G, true>, blocks, kThreads, 0, s, a, total_w, partial, status);
+  else launch(cross_entropy_kernel<T, G, false>, blocks, kThreads, 0, s, a, total_w, partial, status);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ SOFTMAX_CASES = [((1, 1), -1), ((7, 31), -1), ((8, 32), 1), ((9, 33), -1), ((3, 
                  ((5, 4), -1), ((3, 128), 1), ((2, 1024), -1), ((33, 36), 1)]  # whole 4-element vectors per row
 # logits shapes for cross_entropy: (C,), (N, C) (a warp per row) and (N, C, d...) (a thread per position,
 # 60, 140, 255, 256, 257 and 1023 positions)
-CE_SHAPES = [(1, 1), (7, 31), (8, 32), (9, 33), (3, 1025), (257, 5), (9,), (3, 7, 5, 4), (2, 1, 70), (5, 3, 51),
+CE_SHAPES = [(1, 1), (7, 31), (8, 32), (9, 33), (3, 1025), (257, 5), (9,), (5, 4), (3, 1024), (12,), (3, 7, 5, 4), (2, 1, 70), (5, 3, 51),
              (2, 5, 128), (1, 33, 257), (31, 2, 33)]
 
 
@@ -146,6 +146,30 @@ def test_cross_entropy_matches_cpu(rng, cupy, poisoned, assert_matches, dtype, k
                            tol(dtype) * 10, tol(dtype), err_msg=what)
             back = ops.cross_entropy_backward(dgo, dx, dt, out=poisoned(shape, dtype), **dkw)
             assert_matches(back, want_grad, tol(dtype), tol(dtype), err_msg=what)
+
+
+@pytest.mark.parametrize("offset", [1, 2, 4])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_cross_entropy_rows_of_vectors_at_unaligned_addresses(rng, cupy, assert_matches, offset, kind):
+    """Rows of 4-element multiples, logits, target probabilities and gradient
+    each offset by 1, 2 or 4 float32 elements from an aligned buffer."""
+    shape = (6, 36)
+
+    def at_offset(host):
+        buffer = cupy.asarray(np.full(host.size + offset, np.nan, host.dtype))
+        view = buffer[offset:].reshape(host.shape)
+        view[...] = cupy.asarray(host)
+        return view
+
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    t = targets(rng, kind, shape, np.float32)
+    want_loss, want_grad = ops.cross_entropy_with_grad(x, t)
+    dt = at_offset(t) if kind == "prob" else cupy.asarray(t)
+    grad = at_offset(np.full(shape, np.nan, np.float32))
+    loss, got_grad = ops.cross_entropy_with_grad(at_offset(x), dt, grad_out=grad)
+    assert got_grad is grad
+    assert_matches(loss, want_loss, 2e-5, 2e-6)
+    assert_matches(grad, want_grad, 2e-5, 2e-6)
 
 
 @pytest.mark.parametrize("shape", [(9, 33), (2, 5, 7)])
