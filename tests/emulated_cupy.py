@@ -104,6 +104,15 @@ class Stream:
         pass
 
 
+class MemoryPointer:
+    """What cupy.cuda.alloc returns: .ptr is the address of `nbytes` bytes,
+    poisoned (0xFF: NaN in every float type) as fresh device memory may be."""
+
+    def __init__(self, nbytes):
+        self._buffer = np.full(max(int(nbytes), 1), 0xFF, np.uint8)
+        self.ptr = self._buffer.ctypes.data
+
+
 def _current_stream():
     return Stream._current[-1] if Stream._current else Stream.null
 
@@ -124,6 +133,7 @@ class _Random:
 
 cuda = types.SimpleNamespace(
     Device=Device,
+    alloc=MemoryPointer,
     get_current_stream=_current_stream,
     Stream=Stream,
     runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),

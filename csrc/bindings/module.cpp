@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/cuda_runtime.h"
+#include "core/cuda_workspace.h"
 #include "core/host_cache.h"
 #include "core/isa.h"
 #include "core/threading.h"
@@ -84,6 +85,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("empty", &empty, py::arg("shape"), py::arg("dtype"));
   m.def("set_cuda_tf32_enabled", &nnc::set_cuda_tf32_enabled, py::arg("enabled"));
   m.def("cuda_tf32_enabled", &nnc::cuda_tf32_enabled);
+  m.def("set_cuda_workspace_allocator", &nnc::cuda::set_workspace_allocator, py::arg("allocator"),
+        "allocator(nbytes) -> an object whose .ptr is device memory (cupy.cuda.alloc): CUDA workspaces.");
   m.def("host_cache_cached_bytes", &nnc::host_cache_cached_bytes);
   m.def("set_host_cache_limit", &nnc::set_host_cache_limit, py::arg("bytes"));
   m.def("host_cache_clear", &nnc::host_cache_clear);

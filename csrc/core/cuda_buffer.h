@@ -1,19 +1,23 @@
-// Stream-ordered scratch memory on the GPU for one kernel call: allocated
-// with cudaMallocAsync on `stream`, freed on the same stream at scope exit.
+// Scratch memory on the GPU for one kernel call, from CuPy's memory pool (the
+// allocator nncore.ops registers, see core/cuda_workspace.cpp): taken at
+// construction, handed back at scope exit. Work queued on the current stream
+// before the release still owns it, as with CuPy's own temporaries.
 #pragma once
-#include <cuda_runtime.h>
-
-#include "core/cuda_check.h"
+#include <cstddef>
 
 namespace nnc::cuda {
 
+// Device memory of `bytes` from the registered allocator; *owner keeps it alive until workspace_release.
+void* workspace_acquire(size_t bytes, void** owner);
+void workspace_release(void* owner);
+
 class DeviceBuffer {
  public:
-  DeviceBuffer(size_t bytes, cudaStream_t stream) : stream_(stream) {
-    if (bytes) NNC_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream));
+  explicit DeviceBuffer(size_t bytes) {
+    if (bytes) ptr_ = workspace_acquire(bytes, &owner_);
   }
   ~DeviceBuffer() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);
+    if (owner_) workspace_release(owner_);
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -22,7 +26,7 @@ class DeviceBuffer {
 
  private:
   void* ptr_ = nullptr;
-  cudaStream_t stream_;
+  void* owner_ = nullptr;
 };
 
 }  // namespace nnc::cuda

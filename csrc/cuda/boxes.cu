@@ -195,7 +195,7 @@ template <typename T>
 int64_t first_invalid_box(const T* boxes, int64_t n, double row[4], void* stream) {
   if (n == 0) return -1;
   cudaStream_t s = as_stream(stream);
-  DeviceBuffer first(sizeof(unsigned long long), s);
+  DeviceBuffer first(sizeof(unsigned long long));
   NNC_CUDA_CHECK(cudaMemsetAsync(first.as<void>(), 0xFF, sizeof(unsigned long long), s));
   launch(first_invalid_box_kernel<T>, blocks_for(n), kThreads, 0, s, boxes, n, first.as<unsigned long long>());
   unsigned long long bad = copy_to_host(first.as<unsigned long long>(), s);
@@ -211,7 +211,7 @@ template <typename T>
 int64_t first_non_finite(const T* x, int64_t n, double* value, void* stream) {
   if (n == 0) return -1;
   cudaStream_t s = as_stream(stream);
-  DeviceBuffer first(sizeof(unsigned long long), s);
+  DeviceBuffer first(sizeof(unsigned long long));
   NNC_CUDA_CHECK(cudaMemsetAsync(first.as<void>(), 0xFF, sizeof(unsigned long long), s));
   launch(first_non_finite_kernel<T>, blocks_for(n), kThreads, 0, s, x, n, first.as<unsigned long long>());
   unsigned long long bad = copy_to_host(first.as<unsigned long long>(), s);
@@ -242,7 +242,7 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   cudaStream_t s = as_stream(stream);
 
   // 1. candidates sorted by (score descending, index ascending): a stable radix sort
-  DeviceBuffer keys(2 * n * sizeof(K), s), order(2 * n * sizeof(int64_t), s), counter(sizeof(unsigned long long), s);
+  DeviceBuffer keys(2 * n * sizeof(K)), order(2 * n * sizeof(int64_t)), counter(sizeof(unsigned long long));
   K *keys_in = keys.as<K>(), *keys_out = keys_in + n;
   int64_t *order_in = order.as<int64_t>(), *sorted = order_in + n;
   NNC_CUDA_CHECK(cudaMemsetAsync(counter.as<void>(), 0, sizeof(unsigned long long), s));
@@ -251,7 +251,7 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   size_t temp_bytes = 0;
   NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, order_in, sorted, n, 0,
                                                  int(sizeof(K) * 8), s));
-  DeviceBuffer temp(temp_bytes, s);
+  DeviceBuffer temp(temp_bytes);
   NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, keys_in, keys_out, order_in, sorted, n,
                                                  0, int(sizeof(K) * 8), s));
   int64_t m = static_cast<int64_t>(copy_to_host(counter.as<unsigned long long>(), s));
@@ -261,11 +261,11 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
             " candidates on CUDA, got ", m);
 
   // 2. labels in score order; with top_k, the candidates beyond each class's top_k
-  DeviceBuffer labels_buf(idxs ? m * sizeof(int64_t) : 0, s), excluded_buf(idxs && opt.top_k >= 0 ? m : 0, s);
+  DeviceBuffer labels_buf(idxs ? m * sizeof(int64_t) : 0), excluded_buf(idxs && opt.top_k >= 0 ? m : 0);
   int64_t* labels = labels_buf.as<int64_t>();
   uint8_t* excluded = excluded_buf.as<uint8_t>();
   if (idxs) {
-    DeviceBuffer group(4 * m * sizeof(int64_t), s);
+    DeviceBuffer group(4 * m * sizeof(int64_t));
     uint64_t* label_keys = group.as<uint64_t>();
     uint64_t* grouped_keys = label_keys + m;
     int64_t* positions = reinterpret_cast<int64_t*>(grouped_keys + m);
@@ -275,10 +275,10 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
       size_t group_temp_bytes = 0, scan_temp_bytes = 0;
       NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, group_temp_bytes, label_keys, grouped_keys, positions,
                                                      grouped_positions, m, 0, 64, s));
-      DeviceBuffer heads(2 * m * sizeof(int64_t), s);
+      DeviceBuffer heads(2 * m * sizeof(int64_t));
       int64_t *head = heads.as<int64_t>(), *group_start = head + m;
       NNC_CUDA_CHECK(cub::DeviceScan::InclusiveScan(nullptr, scan_temp_bytes, head, group_start, MaxOp(), m, s));
-      DeviceBuffer group_temp(std::max(group_temp_bytes, scan_temp_bytes), s);
+      DeviceBuffer group_temp(std::max(group_temp_bytes, scan_temp_bytes));
       NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(group_temp.as<void>(), group_temp_bytes, label_keys,
                                                      grouped_keys, positions, grouped_positions, m, 0, 64, s));
       launch(group_heads_kernel, blocks_for(m), kThreads, 0, s, grouped_keys, m, head);
@@ -291,13 +291,13 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
 
   // 3. suppression masks, then the greedy pass
   const int64_t words = (m + kTile - 1) / kTile;
-  DeviceBuffer mask(size_t(m) * size_t(words) * sizeof(unsigned long long), s);
+  DeviceBuffer mask(size_t(m) * size_t(words) * sizeof(unsigned long long));
   dim3 grid(static_cast<unsigned>(words), static_cast<unsigned>(words));
   launch(nms_mask_kernel<T>, grid, kTile, 0, s, boxes, sorted, labels, m, opt.iou_threshold, words,
          mask.as<unsigned long long>());
   const size_t removed_bytes = size_t(words) * sizeof(unsigned long long);
   const bool in_shared = removed_bytes <= 48 * 1024;
-  DeviceBuffer removed(in_shared ? 0 : removed_bytes, s), count(sizeof(int64_t), s);
+  DeviceBuffer removed(in_shared ? 0 : removed_bytes), count(sizeof(int64_t));
   int64_t max_kept = opt.max_output >= 0 ? std::min(opt.max_output, m) : m;
   launch(nms_greedy_kernel, 1, kGreedyThreads, in_shared ? removed_bytes : 0, s, mask.as<unsigned long long>(), words,
          sorted, excluded, m, max_kept, removed.as<unsigned long long>(), keep, count.as<int64_t>());

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/cuda_buffer.h"
 #include "core/cuda_check.h"
 #include "core/pool_math.h"
 #include "cuda/pool2d.h"
@@ -298,12 +299,10 @@ bool max_pool2d_backward(const Pool2dShape& sh, const T* gy, const int64_t* indi
   cudaStream_t s = as_stream(stream);
   int flag = 0;
   if (n_out > 0) {
-    int* dflag = nullptr;
-    NNC_CUDA_CHECK(cudaMallocAsync(&dflag, sizeof(int), s));
-    NNC_CUDA_CHECK(cudaMemsetAsync(dflag, 0, sizeof(int), s));
-    launch(max_check_kernel, blocks_for(n_out), kThreads, 0, s, sh, indices, dflag);
-    NNC_CUDA_CHECK(cudaMemcpyAsync(&flag, dflag, sizeof(int), cudaMemcpyDeviceToHost, s));
-    NNC_CUDA_CHECK(cudaFreeAsync(dflag, s));
+    DeviceBuffer dflag(sizeof(int));
+    NNC_CUDA_CHECK(cudaMemsetAsync(dflag.as<int>(), 0, sizeof(int), s));
+    launch(max_check_kernel, blocks_for(n_out), kThreads, 0, s, sh, indices, dflag.as<int>());
+    NNC_CUDA_CHECK(cudaMemcpyAsync(&flag, dflag.as<int>(), sizeof(int), cudaMemcpyDeviceToHost, s));
     NNC_CUDA_CHECK(cudaStreamSynchronize(s));
   }
   if (flag & 1) return false;

@@ -217,7 +217,7 @@ void lstm_backward(const cpu::LstmBackward<T>& a, void* stream) {
     copy_or_zero<T>(a.dpeep, nullptr, 3 * H, s);
     return;
   }
-  DeviceBuffer dgates_buf(sizeof(T) * steps * N * G, s), carry_buf(sizeof(T) * 2 * N * H, s);
+  DeviceBuffer dgates_buf(sizeof(T) * steps * N * G), carry_buf(sizeof(T) * 2 * N * H);
   T* dgates = dgates_buf.as<T>();
   T* dh_next = carry_buf.as<T>();
   T* dc_next = dh_next + N * H;
@@ -252,7 +252,7 @@ void gru_forward(const cpu::GruForward<T>& a, void* stream) {
     return;
   }
   mm<T>(false, true, a.steps * N, G, a.I, a.x, a.I, a.w_ih, a.I, T(0), a.saved, S, s);
-  DeviceBuffer gh_buf(sizeof(T) * N * G, s);
+  DeviceBuffer gh_buf(sizeof(T) * N * G);
   T* gh = gh_buf.as<T>();
   for (int64_t t = 0; t < a.steps; ++t) {
     const T* h_prev = t ? a.y + (t - 1) * N * H : a.h0;
@@ -272,7 +272,7 @@ void gru_backward(const cpu::GruBackward<T>& a, void* stream) {
     zero_grads<T>(G, a.I, H, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, s);
     return;
   }
-  DeviceBuffer dg_buf(sizeof(T) * 2 * steps * N * G, s), carry_buf(sizeof(T) * N * H, s);
+  DeviceBuffer dg_buf(sizeof(T) * 2 * steps * N * G), carry_buf(sizeof(T) * N * H);
   T* dgx = dg_buf.as<T>();
   T* dgh = dgx + steps * N * G;
   T* dh_next = carry_buf.as<T>();
@@ -321,7 +321,7 @@ void rnn_backward(const cpu::RnnBackward<T>& a, void* stream) {
     zero_grads<T>(H, a.I, H, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, s);
     return;
   }
-  DeviceBuffer da_buf(sizeof(T) * steps * N * H, s), carry_buf(sizeof(T) * N * H, s);
+  DeviceBuffer da_buf(sizeof(T) * steps * N * H), carry_buf(sizeof(T) * N * H);
   T* da = da_buf.as<T>();
   T* dh_next = carry_buf.as<T>();
   for (int64_t t = steps - 1; t >= 0; --t) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "core/cuda_buffer.h"
 #include "core/cuda_check.h"
 #include "core/softmax_math.h"
 #include "cuda/softmax.h"
@@ -349,42 +350,34 @@ cpu::CeStatus cross_entropy(const CeArgs<T>& a, void* stream) {
   const int G = a.S == 1 ? 32 : 1;
   const int blocks = blocks_for(positions, G);
   // workspace: partial sums (one double2 per block), two totals, the weight total, the status
-  const size_t bytes = sizeof(double2) * kMaxBlocks + 4 * sizeof(double) + sizeof(Status);
-  void* ws = nullptr;
-  NNC_CUDA_CHECK(cudaMallocAsync(&ws, bytes, s));
-  double2* partial = static_cast<double2*>(ws);
+  DeviceBuffer ws(sizeof(double2) * kMaxBlocks + 4 * sizeof(double) + sizeof(Status));
+  double2* partial = ws.as<double2>();
   double* totals = reinterpret_cast<double*>(partial + kMaxBlocks);  // [0..1] loss sums, [2..3] weight sums
   Status* status = reinterpret_cast<Status*>(totals + 4);
-  cpu::CeStatus out;
-  try {
-    NNC_CUDA_CHECK(cudaMemsetAsync(status, 0xff, sizeof(unsigned long long), s));
-    NNC_CUDA_CHECK(cudaMemsetAsync(&status->nonfinite, 0, sizeof(int), s));
-    const double* total_w = nullptr;
-    if (a.grad && a.reduction == Reduction::mean && !a.target_prob) {
-      int wb = blocks_for(positions, 1);
-      launch(total_weight_kernel<T>, wb, kThreads, 0, s, a, partial, status);
-      launch(sum_partials_kernel, 1, 1, 0, s, partial, wb, totals + 2);
-      total_w = totals + 2;
-    }
-    if (G == 32) launch_cross_entropy<T, 32>(a, total_w, partial, status, s, blocks);
-    else launch_cross_entropy<T, 1>(a, total_w, partial, status, s, blocks);
-    if (a.loss && a.reduction != Reduction::none) {
-      launch(sum_partials_kernel, 1, 1, 0, s, partial, blocks, totals);
-      launch(finish_loss_kernel<T>, 1, 1, 0, s, a, totals, total_w);
-    }
-    Status host{};
-    NNC_CUDA_CHECK(cudaMemcpyAsync(&host, status, sizeof(Status), cudaMemcpyDeviceToHost, s));
-    NNC_CUDA_CHECK(cudaStreamSynchronize(s));
-    if (host.bad_position != ULLONG_MAX) {
-      out.bad_position = int64_t(host.bad_position);
-      NNC_CUDA_CHECK(cudaMemcpy(&out.bad_target, a.target + out.bad_position, sizeof(int64_t), cudaMemcpyDeviceToHost));
-    }
-    out.nonfinite_target = host.nonfinite != 0;
-  } catch (...) {
-    cudaFreeAsync(ws, s);
-    throw;
+  NNC_CUDA_CHECK(cudaMemsetAsync(status, 0xff, sizeof(unsigned long long), s));
+  NNC_CUDA_CHECK(cudaMemsetAsync(&status->nonfinite, 0, sizeof(int), s));
+  const double* total_w = nullptr;
+  if (a.grad && a.reduction == Reduction::mean && !a.target_prob) {
+    int wb = blocks_for(positions, 1);
+    launch(total_weight_kernel<T>, wb, kThreads, 0, s, a, partial, status);
+    launch(sum_partials_kernel, 1, 1, 0, s, partial, wb, totals + 2);
+    total_w = totals + 2;
   }
-  NNC_CUDA_CHECK(cudaFreeAsync(ws, s));
+  if (G == 32) launch_cross_entropy<T, 32>(a, total_w, partial, status, s, blocks);
+  else launch_cross_entropy<T, 1>(a, total_w, partial, status, s, blocks);
+  if (a.loss && a.reduction != Reduction::none) {
+    launch(sum_partials_kernel, 1, 1, 0, s, partial, blocks, totals);
+    launch(finish_loss_kernel<T>, 1, 1, 0, s, a, totals, total_w);
+  }
+  Status host{};
+  NNC_CUDA_CHECK(cudaMemcpyAsync(&host, status, sizeof(Status), cudaMemcpyDeviceToHost, s));
+  NNC_CUDA_CHECK(cudaStreamSynchronize(s));
+  cpu::CeStatus out;
+  if (host.bad_position != ULLONG_MAX) {
+    out.bad_position = int64_t(host.bad_position);
+    NNC_CUDA_CHECK(cudaMemcpy(&out.bad_target, a.target + out.bad_position, sizeof(int64_t), cudaMemcpyDeviceToHost));
+  }
+  out.nonfinite_target = host.nonfinite != 0;
   return out;
 }
 

@@ -284,7 +284,6 @@ const char* cudaGetErrorString(cudaError_t err) {
   switch (err) {
     case cudaSuccess: return "no error (CUDA emulator)";
     case cudaErrorInvalidValue: return "invalid argument (CUDA emulator)";
-    case cudaErrorMemoryAllocation: return "out of memory (CUDA emulator)";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument (CUDA emulator)";
     case cudaErrorMisalignedAddress: return "misaligned address (CUDA emulator)";
     default: return "unspecified launch failure (CUDA emulator)";
@@ -313,18 +312,6 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int) {
 
 cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* ptr) {
   *attr = cudaPointerAttributes{cudaMemoryTypeDevice, 0, const_cast<void*>(ptr), nullptr};
-  return cudaSuccess;
-}
-
-cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t) {
-  *ptr = std::malloc(bytes ? bytes : 1);
-  if (!*ptr) return last_error = cudaErrorMemoryAllocation;
-  std::memset(*ptr, 0xFF, bytes);  // poisoned: NaN in every float type
-  return cudaSuccess;
-}
-
-cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
-  std::free(ptr);
   return cudaSuccess;
 }
 

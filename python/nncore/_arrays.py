@@ -47,6 +47,16 @@ def empty(shape, dtype, like):
         return cupy.empty(shape, dtype)
 
 
+def _cuda_workspace(nbytes):
+    """Scratch memory for a CUDA kernel call, from CuPy's pool on its current device."""
+    import cupy
+
+    return cupy.cuda.alloc(nbytes)
+
+
+_C.set_cuda_workspace_allocator(_cuda_workspace)
+
+
 def stream_of(like):
     """CuPy's current stream as an integer handle (0 for CPU arrays)."""
     if not is_cuda(like):

@@ -37,7 +37,6 @@ inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 enum cudaError_t {
   cudaSuccess = 0,
   cudaErrorInvalidValue = 1,
-  cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
   cudaErrorMisalignedAddress = 716,
   cudaErrorLaunchFailure = 719,
@@ -73,12 +72,6 @@ cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaRuntimeGetVersion(int* version);
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);  // an sm_90 device
 cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* ptr);
-cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t stream);
-template <typename T>
-cudaError_t cudaMallocAsync(T** ptr, size_t bytes, cudaStream_t stream) {
-  return cudaMallocAsync(reinterpret_cast<void**>(ptr), bytes, stream);
-}
-cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream);
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream = nullptr);
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream = nullptr);
