@@ -33,57 +33,51 @@ namespace nnc::cuda::tiled {
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
 constexpr int PAD = 4;  // keeps shared rows 16-byte aligned (vector and wmma loads) and staggers banks
 
-// This thread's 4 elements of the A slab at (row0, k0), consecutive along A's contiguous axis; 0 outside A.
-template <typename T, class Problem>
-__device__ void fetch_a(const Problem& prob, int64_t z, int64_t row0, int64_t k0, int64_t M, int64_t Kred, T v[4]) {
+// The two operands seen alike, as (outer, k) matrices: A is (M, Kred), B transposed is (Ncols, Kred).
+template <class Problem>
+struct OperandA {
+  static constexpr bool kVector = Problem::kVectorA;
+  Problem p;
+  __device__ bool k_contiguous() const { return p.a_k_contiguous(); }
+  __device__ bool vec4() const { return p.a_vec4(); }
+  __device__ auto ptr(int64_t z, int64_t i, int64_t k) const { return p.a_ptr(z, i, k); }
+  __device__ auto at(int64_t z, int64_t i, int64_t k) const { return p.a(z, i, k); }
+};
+template <class Problem>
+struct OperandB {
+  static constexpr bool kVector = Problem::kVectorB;
+  Problem p;
+  __device__ bool k_contiguous() const { return !p.b_j_contiguous(); }
+  __device__ bool vec4() const { return p.b_vec4(); }
+  __device__ auto ptr(int64_t z, int64_t j, int64_t k) const { return p.b_ptr(z, k, j); }
+  __device__ auto at(int64_t z, int64_t j, int64_t k) const { return p.b(z, k, j); }
+};
+
+// This thread's 4 elements of the operand's slab at (outer0, k0), consecutive along its contiguous axis
+// (one vector load where the Problem allows); 0 outside the operand.
+template <typename T, class Operand>
+__device__ void fetch(const Operand& op, int64_t z, int64_t outer0, int64_t k0, int64_t outer_n, int64_t Kred,
+                      T v[4]) {
   const int l = threadIdx.x;
-  if (prob.a_k_contiguous()) {
-    const int64_t gi = row0 + l / 4, gk = k0 + l % 4 * 4;
-    if constexpr (Problem::kVectorA)
-      if (gi < M && gk + 3 < Kred && prob.a_vec4()) return load4(prob.a_ptr(z, gi, gk), v);
-    for (int e = 0; e < 4; ++e) v[e] = gi < M && gk + e < Kred ? prob.a(z, gi, gk + e) : T(0);
-  } else {
-    const int64_t gk = k0 + l / 16, gi = row0 + l % 16 * 4;
-    if constexpr (Problem::kVectorA)
-      if (gk < Kred && gi + 3 < M && prob.a_vec4()) return load4(prob.a_ptr(z, gi, gk), v);
-    for (int e = 0; e < 4; ++e) v[e] = gk < Kred && gi + e < M ? prob.a(z, gi + e, gk) : T(0);
+  const bool along_k = op.k_contiguous();
+  const int64_t o0 = outer0 + (along_k ? l / 4 : l % 16 * 4), kk0 = k0 + (along_k ? l % 4 * 4 : l / 16);
+  const int64_t o_last = along_k ? o0 : o0 + 3, k_last = along_k ? kk0 + 3 : kk0;
+  if constexpr (Operand::kVector)
+    if (o_last < outer_n && k_last < Kred && op.vec4()) return load4(op.ptr(z, o0, kk0), v);
+  for (int e = 0; e < 4; ++e) {
+    const int64_t o = along_k ? o0 : o0 + e, kk = along_k ? kk0 + e : kk0;
+    v[e] = o < outer_n && kk < Kred ? op.at(z, o, kk) : T(0);
   }
 }
 
-// This thread's 4 elements of the B slab at (k0, col0), consecutive along B's contiguous axis; 0 outside B.
-template <typename T, class Problem>
-__device__ void fetch_b(const Problem& prob, int64_t z, int64_t k0, int64_t col0, int64_t Kred, int64_t Ncols,
-                        T v[4]) {
+// Puts fetched elements where the multiply reads them: S[k][outer] (As[k][i], Bs[k][j]).
+template <typename T, int W>
+__device__ void stage(bool along_k, const T v[4], T (*S)[W]) {
   const int l = threadIdx.x;
-  if (prob.b_j_contiguous()) {
-    const int64_t gk = k0 + l / 16, gj = col0 + l % 16 * 4;
-    if constexpr (Problem::kVectorB)
-      if (gk < Kred && gj + 3 < Ncols && prob.b_vec4()) return load4(prob.b_ptr(z, gk, gj), v);
-    for (int e = 0; e < 4; ++e) v[e] = gk < Kred && gj + e < Ncols ? prob.b(z, gk, gj + e) : T(0);
-  } else {
-    const int64_t gj = col0 + l / 4, gk = k0 + l % 4 * 4;
-    if constexpr (Problem::kVectorB)
-      if (gj < Ncols && gk + 3 < Kred && prob.b_vec4()) return load4(prob.b_ptr(z, gk, gj), v);
-    for (int e = 0; e < 4; ++e) v[e] = gj < Ncols && gk + e < Kred ? prob.b(z, gk + e, gj) : T(0);
+  for (int e = 0; e < 4; ++e) {
+    if (along_k) S[l % 4 * 4 + e][l / 4] = v[e];
+    else S[l / 16][l % 16 * 4 + e] = v[e];
   }
-}
-
-// Puts fetched elements where the multiply reads them: As[k][i] and Bs[k][j].
-template <typename T>
-__device__ void stage_a(bool k_contiguous, const T v[4], T (*As)[BM + PAD]) {
-  const int l = threadIdx.x;
-  if (k_contiguous)
-    for (int e = 0; e < 4; ++e) As[l % 4 * 4 + e][l / 4] = v[e];
-  else
-    for (int e = 0; e < 4; ++e) As[l / 16][l % 16 * 4 + e] = v[e];
-}
-template <typename T>
-__device__ void stage_b(bool j_contiguous, const T v[4], T (*Bs)[BN + PAD]) {
-  const int l = threadIdx.x;
-  if (j_contiguous)
-    for (int e = 0; e < 4; ++e) Bs[l / 16][l % 16 * 4 + e] = v[e];
-  else
-    for (int e = 0; e < 4; ++e) Bs[l % 4 * 4 + e][l / 4] = v[e];
 }
 
 // acc (TM x TN, this thread's outputs) += the slab's As^T Bs, in the precision of T.
@@ -132,30 +126,32 @@ __global__ void __launch_bounds__(THREADS) gemm_kernel(int64_t M, int64_t Ncols,
   __shared__ __align__(32) T As[2][BK][BM + PAD];  // As[buffer][k][i] = A(row0 + i, k0 + k)
   __shared__ __align__(32) T Bs[2][BK][BN + PAD];  // Bs[buffer][k][j] = B(k0 + k, col0 + j)
   const int64_t z = blockIdx.z, row0 = int64_t(blockIdx.y) * BM, col0 = int64_t(blockIdx.x) * BN;
-  const bool a_k = prob.a_k_contiguous(), b_j = prob.b_j_contiguous();
+  const OperandA<Problem> A{prob};
+  const OperandB<Problem> B{prob};
+  const bool a_along_k = A.k_contiguous(), b_along_k = B.k_contiguous();
   T acc[TM][TN] = {};
   TF32Acc tf32_acc[2];
   if constexpr (TF32)
     for (auto& f : tf32_acc) wmma::fill_fragment(f, 0.0f);
 
   T next_a[4], next_b[4];
-  fetch_a(prob, z, row0, 0, M, Kred, next_a);
-  fetch_b(prob, z, 0, col0, Kred, Ncols, next_b);
-  stage_a(a_k, next_a, As[0]);
-  stage_b(b_j, next_b, Bs[0]);
+  fetch(A, z, row0, 0, M, Kred, next_a);
+  fetch(B, z, col0, 0, Ncols, Kred, next_b);
+  stage(a_along_k, next_a, As[0]);
+  stage(b_along_k, next_b, Bs[0]);
   __syncthreads();
   int buffer = 0;
   for (int64_t k0 = 0; k0 < Kred; k0 += BK) {
     const bool more = k0 + BK < Kred;
     if (more) {  // global loads in flight while the slab below is multiplied
-      fetch_a(prob, z, row0, k0 + BK, M, Kred, next_a);
-      fetch_b(prob, z, k0 + BK, col0, Kred, Ncols, next_b);
+      fetch(A, z, row0, k0 + BK, M, Kred, next_a);
+      fetch(B, z, col0, k0 + BK, Ncols, Kred, next_b);
     }
     if constexpr (TF32) multiply_slab_tf32(As[buffer], Bs[buffer], tf32_acc);
     else multiply_slab(As[buffer], Bs[buffer], acc);
     if (more) {  // the other buffer was last read before the previous barrier
-      stage_a(a_k, next_a, As[buffer ^ 1]);
-      stage_b(b_j, next_b, Bs[buffer ^ 1]);
+      stage(a_along_k, next_a, As[buffer ^ 1]);
+      stage(b_along_k, next_b, Bs[buffer ^ 1]);
     }
     __syncthreads();
     buffer ^= 1;
