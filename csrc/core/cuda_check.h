@@ -5,14 +5,15 @@
 
 #include "core/check.h"
 
-#define NNC_CUDA_CHECK(expr)                                                                   \
-  do {                                                                                         \
-    cudaError_t nnc_err_ = (expr);                                                             \
-    if (nnc_err_ != cudaSuccess) {                                                             \
-      cudaGetLastError();                                                                      \
-      throw ::nnc::RuntimeError(::nnc::str("CUDA error at ", __FILE__, ":", __LINE__, ": ",   \
-                                           cudaGetErrorString(nnc_err_), " (", #expr, ")"));  \
-    }                                                                                          \
-  } while (0)
+namespace nnc {
 
-#define NNC_CUDA_CHECK_LAUNCH() NNC_CUDA_CHECK(cudaGetLastError())
+// Throws unless err is cudaSuccess, naming where and what failed; clears the sticky error first.
+inline void check_cuda(cudaError_t err, const char* file, int line, const char* what) {
+  if (err == cudaSuccess) return;
+  cudaGetLastError();
+  throw RuntimeError(str("CUDA error at ", file, ":", line, ": ", cudaGetErrorString(err), " (", what, ")"));
+}
+
+}  // namespace nnc
+
+#define NNC_CUDA_CHECK(expr) ::nnc::check_cuda((expr), __FILE__, __LINE__, #expr)

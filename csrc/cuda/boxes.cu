@@ -197,7 +197,7 @@ int64_t first_invalid_box(const T* boxes, int64_t n, double row[4], void* stream
   cudaStream_t s = as_stream(stream);
   DeviceBuffer first(sizeof(unsigned long long));
   NNC_CUDA_CHECK(cudaMemsetAsync(first.as<void>(), 0xFF, sizeof(unsigned long long), s));
-  launch(first_invalid_box_kernel<T>, blocks_for(n), kThreads, 0, s, boxes, n, first.as<unsigned long long>());
+  NNC_LAUNCH(first_invalid_box_kernel<T>, blocks_for(n), kThreads, 0, s, boxes, n, first.as<unsigned long long>());
   unsigned long long bad = copy_to_host(first.as<unsigned long long>(), s);
   if (bad == ~0ull) return -1;
   T values[4];
@@ -213,7 +213,7 @@ int64_t first_non_finite(const T* x, int64_t n, double* value, void* stream) {
   cudaStream_t s = as_stream(stream);
   DeviceBuffer first(sizeof(unsigned long long));
   NNC_CUDA_CHECK(cudaMemsetAsync(first.as<void>(), 0xFF, sizeof(unsigned long long), s));
-  launch(first_non_finite_kernel<T>, blocks_for(n), kThreads, 0, s, x, n, first.as<unsigned long long>());
+  NNC_LAUNCH(first_non_finite_kernel<T>, blocks_for(n), kThreads, 0, s, x, n, first.as<unsigned long long>());
   unsigned long long bad = copy_to_host(first.as<unsigned long long>(), s);
   if (bad == ~0ull) return -1;
   *value = double(copy_to_host(x + bad, s));
@@ -223,7 +223,7 @@ int64_t first_non_finite(const T* x, int64_t n, double* value, void* stream) {
 template <typename T>
 void box_area(const T* boxes, int64_t n, T* out, void* stream) {
   if (n == 0) return;
-  launch(box_area_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), boxes, n, out);
+  NNC_LAUNCH(box_area_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), boxes, n, out);
 }
 
 template <typename T>
@@ -231,7 +231,7 @@ void box_iou(const T* boxes1, int64_t n, const T* boxes2, int64_t m, T* out, voi
   if (n == 0 || m == 0) return;
   NNC_CHECK((m + kThreads - 1) / kThreads <= INT32_MAX, "box_iou: boxes2 has too many rows for CUDA (", m, ")");
   dim3 grid(static_cast<unsigned>((m + kThreads - 1) / kThreads), static_cast<unsigned>(std::min<int64_t>(n, 65535)));
-  launch(box_iou_kernel<T>, grid, kThreads, 0, as_stream(stream), boxes1, n, boxes2, m, out);
+  NNC_LAUNCH(box_iou_kernel<T>, grid, kThreads, 0, as_stream(stream), boxes1, n, boxes2, m, out);
 }
 
 template <typename T>
@@ -246,8 +246,8 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   K *keys_in = keys.as<K>(), *keys_out = keys_in + n;
   int64_t *order_in = order.as<int64_t>(), *sorted = order_in + n;
   NNC_CUDA_CHECK(cudaMemsetAsync(counter.as<void>(), 0, sizeof(unsigned long long), s));
-  launch(score_keys_kernel<T, K>, blocks_for(n), kThreads, 0, s, scores, n, opt.use_score_threshold,
-         opt.score_threshold, keys_in, order_in, counter.as<unsigned long long>());
+  NNC_LAUNCH(score_keys_kernel<T, K>, blocks_for(n), kThreads, 0, s, scores, n, opt.use_score_threshold,
+             opt.score_threshold, keys_in, order_in, counter.as<unsigned long long>());
   size_t temp_bytes = 0;
   NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, order_in, sorted, n, 0,
                                                  int(sizeof(K) * 8), s));
@@ -270,7 +270,7 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
     uint64_t* grouped_keys = label_keys + m;
     int64_t* positions = reinterpret_cast<int64_t*>(grouped_keys + m);
     int64_t* grouped_positions = positions + m;
-    launch(label_keys_kernel, blocks_for(m), kThreads, 0, s, idxs, sorted, m, labels, label_keys, positions);
+    NNC_LAUNCH(label_keys_kernel, blocks_for(m), kThreads, 0, s, idxs, sorted, m, labels, label_keys, positions);
     if (excluded) {
       size_t group_temp_bytes = 0, scan_temp_bytes = 0;
       NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, group_temp_bytes, label_keys, grouped_keys, positions,
@@ -281,11 +281,11 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
       DeviceBuffer group_temp(std::max(group_temp_bytes, scan_temp_bytes));
       NNC_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(group_temp.as<void>(), group_temp_bytes, label_keys,
                                                      grouped_keys, positions, grouped_positions, m, 0, 64, s));
-      launch(group_heads_kernel, blocks_for(m), kThreads, 0, s, grouped_keys, m, head);
+      NNC_LAUNCH(group_heads_kernel, blocks_for(m), kThreads, 0, s, grouped_keys, m, head);
       NNC_CUDA_CHECK(cub::DeviceScan::InclusiveScan(group_temp.as<void>(), scan_temp_bytes, head, group_start,
                                                     MaxOp(), m, s));
-      launch(mark_beyond_top_k_kernel, blocks_for(m), kThreads, 0, s, group_start, grouped_positions, m, opt.top_k,
-             excluded);
+      NNC_LAUNCH(mark_beyond_top_k_kernel, blocks_for(m), kThreads, 0, s, group_start, grouped_positions, m, opt.top_k,
+                 excluded);
     }
   }
 
@@ -293,14 +293,14 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   const int64_t words = (m + kTile - 1) / kTile;
   DeviceBuffer mask(size_t(m) * size_t(words) * sizeof(unsigned long long));
   dim3 grid(static_cast<unsigned>(words), static_cast<unsigned>(words));
-  launch(nms_mask_kernel<T>, grid, kTile, 0, s, boxes, sorted, labels, m, opt.iou_threshold, words,
-         mask.as<unsigned long long>());
+  NNC_LAUNCH(nms_mask_kernel<T>, grid, kTile, 0, s, boxes, sorted, labels, m, opt.iou_threshold, words,
+             mask.as<unsigned long long>());
   const size_t removed_bytes = size_t(words) * sizeof(unsigned long long);
   const bool in_shared = removed_bytes <= 48 * 1024;
   DeviceBuffer removed(in_shared ? 0 : removed_bytes), count(sizeof(int64_t));
   int64_t max_kept = opt.max_output >= 0 ? std::min(opt.max_output, m) : m;
-  launch(nms_greedy_kernel, 1, kGreedyThreads, in_shared ? removed_bytes : 0, s, mask.as<unsigned long long>(), words,
-         sorted, excluded, m, max_kept, removed.as<unsigned long long>(), keep, count.as<int64_t>());
+  NNC_LAUNCH(nms_greedy_kernel, 1, kGreedyThreads, in_shared ? removed_bytes : 0, s, mask.as<unsigned long long>(),
+             words, sorted, excluded, m, max_kept, removed.as<unsigned long long>(), keep, count.as<int64_t>());
   return copy_to_host(count.as<int64_t>(), s);
 }
 

@@ -152,7 +152,7 @@ template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx, void* stream) {
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
-  launch(backward_input_kernel<T>, grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream), s, gy, w, gx);
+  NNC_LAUNCH(backward_input_kernel<T>, grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream), s, gy, w, gx);
 }
 
 template <typename T>
@@ -167,15 +167,16 @@ template <typename T>
 void channel_sum(int64_t N, int64_t C, int64_t HW, const T* src, T* dst, void* stream) {
   if (C == 0) return;
   NNC_CHECK(C <= 2147483647, "conv2d: too many channels for one CUDA launch");
-  launch(channel_sum_kernel<T>, static_cast<unsigned>(C), THREADS, 0, static_cast<cudaStream_t>(stream), N, C, HW,
-         src, dst);
+  NNC_LAUNCH(channel_sum_kernel<T>, static_cast<unsigned>(C), THREADS, 0, static_cast<cudaStream_t>(stream), N, C, HW,
+             src, dst);
 }
 
 template <typename T>
 void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y, void* stream) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  launch(add_channel_bias_kernel<T>, grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream), N, C, HW, bias, y);
+  NNC_LAUNCH(add_channel_bias_kernel<T>, grid_for(total), THREADS, 0, static_cast<cudaStream_t>(stream), N, C, HW, bias,
+             y);
 }
 
 #define NNC_INSTANTIATE(T)                                                                               \

@@ -1,7 +1,8 @@
-// How every CUDA twin starts a kernel: launch(kernel, grid, block, shared_bytes,
-// stream, args...) runs kernel<<<grid, block, shared_bytes, stream>>>(args...) and
-// turns a failed launch into RuntimeError. Under the CUDA emulator
-// (NNCORE_CUDA_SIM, csrc/sim) the same kernel runs on the CPU instead.
+// How every CUDA twin starts a kernel: NNC_LAUNCH(kernel, grid, block,
+// shared_bytes, stream, args...) runs kernel<<<grid, block, shared_bytes,
+// stream>>>(args...) and turns a failed launch into RuntimeError naming the line
+// that launched it. Under the CUDA emulator (NNCORE_CUDA_SIM, csrc/sim) the same
+// kernel runs on the CPU instead.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -11,16 +12,18 @@
 
 namespace nnc::cuda {
 
+#define NNC_LAUNCH(...) ::nnc::cuda::launch_at(__FILE__, __LINE__, __VA_ARGS__)
+
 template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-            Args&&... args) {
+void launch_at(const char* file, int line, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+               cudaStream_t stream, Args&&... args) {
 #ifdef NNCORE_CUDA_SIM
   (void)stream;
   sim::run(grid, block, shared_bytes, [&] { kernel(args...); });
 #else
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
 #endif
-  NNC_CUDA_CHECK_LAUNCH();
+  check_cuda(cudaGetLastError(), file, line, "kernel launch");
 }
 
 // The block's dynamic shared memory (the launch's shared_bytes), as T.

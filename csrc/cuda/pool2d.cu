@@ -289,7 +289,7 @@ template <typename T>
 void max_pool2d_forward(const Pool2dShape& sh, const T* x, T* y, int64_t* indices, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  launch(max_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, x, y, indices);
+  NNC_LAUNCH(max_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, x, y, indices);
 }
 
 template <typename T>
@@ -301,13 +301,13 @@ bool max_pool2d_backward(const Pool2dShape& sh, const T* gy, const int64_t* indi
   if (n_out > 0) {
     DeviceBuffer dflag(sizeof(int));
     NNC_CUDA_CHECK(cudaMemsetAsync(dflag.as<int>(), 0, sizeof(int), s));
-    launch(max_check_kernel, blocks_for(n_out), kThreads, 0, s, sh, indices, dflag.as<int>());
+    NNC_LAUNCH(max_check_kernel, blocks_for(n_out), kThreads, 0, s, sh, indices, dflag.as<int>());
     NNC_CUDA_CHECK(cudaMemcpyAsync(&flag, dflag.as<int>(), sizeof(int), cudaMemcpyDeviceToHost, s));
     NNC_CUDA_CHECK(cudaStreamSynchronize(s));
   }
   if (flag & 1) return false;
-  if (flag & 2) launch(max_backward_scatter_kernel<T>, blocks_for(sh.planes), kThreads, 0, s, sh, gy, indices, gx);
-  else launch(max_backward_gather_kernel<T>, blocks_for(n_in), kThreads, 0, s, sh, gy, indices, gx);
+  if (flag & 2) NNC_LAUNCH(max_backward_scatter_kernel<T>, blocks_for(sh.planes), kThreads, 0, s, sh, gy, indices, gx);
+  else NNC_LAUNCH(max_backward_gather_kernel<T>, blocks_for(n_in), kThreads, 0, s, sh, gy, indices, gx);
   return true;
 }
 
@@ -315,42 +315,42 @@ template <typename T>
 void avg_pool2d_forward(const Pool2dShape& sh, AvgDivisor div, const T* x, T* y, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  launch(avg_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, div, x, y);
+  NNC_LAUNCH(avg_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, div, x, y);
 }
 
 template <typename T>
 void avg_pool2d_backward(const Pool2dShape& sh, AvgDivisor div, const T* gy, T* gx, void* stream) {
   int64_t n = sh.planes * sh.H * sh.W;
   if (n == 0) return;
-  launch(avg_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, div, gy, gx);
+  NNC_LAUNCH(avg_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, div, gy, gx);
 }
 
 template <typename T>
 void lp_pool2d_forward(const Pool2dShape& sh, double p, const T* x, T* y, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  launch(lp_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, p, x, y);
+  NNC_LAUNCH(lp_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, p, x, y);
 }
 
 template <typename T>
 void lp_pool2d_backward(const Pool2dShape& sh, double p, const T* gy, const T* x, const T*, T* gx, void* stream) {
   int64_t n = sh.planes * sh.H * sh.W;
   if (n == 0) return;
-  launch(lp_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, p, gy, x, gx);
+  NNC_LAUNCH(lp_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, p, gy, x, gx);
 }
 
 template <typename T>
 void adaptive_avg_pool2d_forward(const Pool2dShape& sh, const T* x, T* y, void* stream) {
   int64_t n = sh.planes * sh.OH * sh.OW;
   if (n == 0) return;
-  launch(adaptive_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, x, y);
+  NNC_LAUNCH(adaptive_forward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, x, y);
 }
 
 template <typename T>
 void adaptive_avg_pool2d_backward(const Pool2dShape& sh, const T* gy, T* gx, void* stream) {
   int64_t n = sh.planes * sh.H * sh.W;
   if (n == 0) return;
-  launch(adaptive_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, gy, gx);
+  NNC_LAUNCH(adaptive_backward_kernel<T>, blocks_for(n), kThreads, 0, as_stream(stream), sh, gy, gx);
 }
 
 #define NNC_POOL_CUDA_INSTANTIATE(T)                                                                         \

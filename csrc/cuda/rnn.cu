@@ -163,13 +163,13 @@ __global__ void peephole_grad_kernel(int64_t steps, int64_t N, int64_t H, const 
 template <typename T>
 void column_sums(int64_t rows, int64_t G, const T* dG, int64_t ldg, T* db, cudaStream_t s) {
   if (!db || G == 0) return;
-  launch(column_sums_kernel<T>, blocks_for(G), kThreads, 0, s, rows, G, dG, ldg, db);
+  NNC_LAUNCH(column_sums_kernel<T>, blocks_for(G), kThreads, 0, s, rows, G, dG, ldg, db);
 }
 
 template <typename T, typename Step>
 void launch_step(void (*kernel)(Step), const Step& step, int64_t elements, cudaStream_t s) {
   if (elements == 0) return;
-  launch(kernel, blocks_for(elements), kThreads, 0, s, step);
+  NNC_LAUNCH(kernel, blocks_for(elements), kThreads, 0, s, step);
 }
 
 template <typename T>
@@ -237,7 +237,7 @@ void lstm_backward(const cpu::LstmBackward<T>& a, void* stream) {
   column_sums<T>(steps * N, G, dgates, G, a.db_ih ? a.db_ih : a.db_hh, s);
   if (a.db_ih && a.db_hh) copy_or_zero<T>(a.db_hh, a.db_ih, G, s);
   if (a.dpeep && H > 0) {
-    launch(peephole_grad_kernel<T>, blocks_for(3 * H), kThreads, 0, s, steps, N, H, dgates, a.saved, a.c0, a.dpeep);
+    NNC_LAUNCH(peephole_grad_kernel<T>, blocks_for(3 * H), kThreads, 0, s, steps, N, H, dgates, a.saved, a.c0, a.dpeep);
   }
 }
 

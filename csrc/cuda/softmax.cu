@@ -308,8 +308,8 @@ void launch_cross_entropy(const CeArgs<T>& a, const double* total_w, double2* pa
                           cudaStream_t s, int blocks) {
   const bool vectors = G == 32 && a.C % 4 == 0 && aligned16(a.logits) && aligned16(a.target_prob) &&
                        aligned16(a.grad);
-  if (vectors) launch(cross_entropy_kernel<T, G, true>, blocks, kThreads, 0, s, a, total_w, partial, status);
-  else launch(cross_entropy_kernel<T, G, false>, blocks, kThreads, 0, s, a, total_w, partial, status);
+  if (vectors) NNC_LAUNCH(cross_entropy_kernel<T, G, true>, blocks, kThreads, 0, s, a, total_w, partial, status);
+  else NNC_LAUNCH(cross_entropy_kernel<T, G, false>, blocks, kThreads, 0, s, a, total_w, partial, status);
 }
 
 }  // namespace
@@ -319,11 +319,11 @@ void softmax(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   int64_t positions = outer * inner;
   if (inner == 1 && C % 4 == 0 && aligned16(x) && aligned16(y))
-    launch(softmax_kernel<T, 32, true>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner, log);
+    NNC_LAUNCH(softmax_kernel<T, 32, true>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner, log);
   else if (inner == 1)
-    launch(softmax_kernel<T, 32, false>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner, log);
+    NNC_LAUNCH(softmax_kernel<T, 32, false>, blocks_for(positions, 32), kThreads, 0, s, x, y, positions, C, inner, log);
   else
-    launch(softmax_kernel<T, 1, false>, blocks_for(positions, 1), kThreads, 0, s, x, y, positions, C, inner, log);
+    NNC_LAUNCH(softmax_kernel<T, 1, false>, blocks_for(positions, 1), kThreads, 0, s, x, y, positions, C, inner, log);
 }
 
 template <typename T>
@@ -333,14 +333,14 @@ void softmax_backward(const T* grad_y, const T* y, T* grad_x, int64_t outer, int
   int64_t positions = outer * inner;
   const int blocks32 = blocks_for(positions, 32);
   if (inner == 1 && C % 4 == 0 && aligned16(grad_y) && aligned16(y) && aligned16(grad_x))
-    launch(softmax_backward_kernel<T, 32, true>, blocks32, kThreads, 0, s, grad_y, y, grad_x, positions, C, inner,
-           log);
+    NNC_LAUNCH(softmax_backward_kernel<T, 32, true>, blocks32, kThreads, 0, s, grad_y, y, grad_x, positions, C, inner,
+               log);
   else if (inner == 1)
-    launch(softmax_backward_kernel<T, 32, false>, blocks32, kThreads, 0, s, grad_y, y, grad_x, positions, C, inner,
-           log);
+    NNC_LAUNCH(softmax_backward_kernel<T, 32, false>, blocks32, kThreads, 0, s, grad_y, y, grad_x, positions, C, inner,
+               log);
   else
-    launch(softmax_backward_kernel<T, 1, false>, blocks_for(positions, 1), kThreads, 0, s, grad_y, y, grad_x,
-           positions, C, inner, log);
+    NNC_LAUNCH(softmax_backward_kernel<T, 1, false>, blocks_for(positions, 1), kThreads, 0, s, grad_y, y, grad_x,
+               positions, C, inner, log);
 }
 
 template <typename T>
@@ -359,15 +359,15 @@ cpu::CeStatus cross_entropy(const CeArgs<T>& a, void* stream) {
   const double* total_w = nullptr;
   if (a.grad && a.reduction == Reduction::mean && !a.target_prob) {
     int wb = blocks_for(positions, 1);
-    launch(total_weight_kernel<T>, wb, kThreads, 0, s, a, partial, status);
-    launch(sum_partials_kernel, 1, 1, 0, s, partial, wb, totals + 2);
+    NNC_LAUNCH(total_weight_kernel<T>, wb, kThreads, 0, s, a, partial, status);
+    NNC_LAUNCH(sum_partials_kernel, 1, 1, 0, s, partial, wb, totals + 2);
     total_w = totals + 2;
   }
   if (G == 32) launch_cross_entropy<T, 32>(a, total_w, partial, status, s, blocks);
   else launch_cross_entropy<T, 1>(a, total_w, partial, status, s, blocks);
   if (a.loss && a.reduction != Reduction::none) {
-    launch(sum_partials_kernel, 1, 1, 0, s, partial, blocks, totals);
-    launch(finish_loss_kernel<T>, 1, 1, 0, s, a, totals, total_w);
+    NNC_LAUNCH(sum_partials_kernel, 1, 1, 0, s, partial, blocks, totals);
+    NNC_LAUNCH(finish_loss_kernel<T>, 1, 1, 0, s, a, totals, total_w);
   }
   Status host{};
   NNC_CUDA_CHECK(cudaMemcpyAsync(&host, status, sizeof(Status), cudaMemcpyDeviceToHost, s));

@@ -193,9 +193,9 @@ void launch(const char* op, int64_t count, int64_t M, int64_t Ncols, int64_t Kre
   const auto s = static_cast<cudaStream_t>(stream);
   if constexpr (std::is_same_v<T, float>) {
     if (cuda_tf32_enabled() && cuda_has_tf32())
-      return cuda::launch(gemm_kernel<T, Problem, true>, grid, THREADS, 0, s, M, Ncols, Kred, prob);
+      return NNC_LAUNCH(gemm_kernel<T, Problem, true>, grid, THREADS, 0, s, M, Ncols, Kred, prob);
   }
-  cuda::launch(gemm_kernel<T, Problem, false>, grid, THREADS, 0, s, M, Ncols, Kred, prob);
+  NNC_LAUNCH(gemm_kernel<T, Problem, false>, grid, THREADS, 0, s, M, Ncols, Kred, prob);
 }
 
 }  // namespace nnc::cuda::tiled
