@@ -206,6 +206,7 @@ bool reverse_order() {
 
 void run_block(Launch& l, dim3 grid, dim3 block, dim3 block_idx) {
   const unsigned threads = block.x * block.y * block.z;
+  std::fill(l.dynamic_shared.begin(), l.dynamic_shared.end(), 0xFF);  // undefined at block start: poisoned
   l.fibres.resize(threads);
   for (unsigned i = 0; i < threads; ++i) {
     Fibre& f = l.fibres[i];
@@ -248,7 +249,7 @@ void run(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::function
   l.body = &body;
   l.stacks.reserve(unsigned(threads));
   l.slots.assign((threads + 31) / 32 * 32, 0);
-  l.dynamic_shared.assign(dynamic_shared_bytes, 0xFF);  // poisoned, as uninitialised memory may be
+  l.dynamic_shared.resize(dynamic_shared_bytes);
   struct Current {
     explicit Current(Launch* l) { launch_now = l; }
     ~Current() { launch_now = nullptr; }
