@@ -23,7 +23,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kTile = 64;  // boxes per mask word
-constexpr int kGreedyThreads = 1024;
 
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
@@ -299,7 +298,10 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   const bool in_shared = removed_bytes <= 48 * 1024;
   DeviceBuffer removed(in_shared ? 0 : removed_bytes), count(sizeof(int64_t));
   int64_t max_kept = opt.max_output >= 0 ? std::min(opt.max_output, m) : m;
-  NNC_LAUNCH(nms_greedy_kernel, 1, kGreedyThreads, in_shared ? removed_bytes : 0, s, mask.as<unsigned long long>(),
+  // About two mask words per thread, whole warps, at most 1024: each kept box costs two barriers
+  // of the block, so a small input waits on few warps.
+  const auto greedy_threads = static_cast<unsigned>(std::min<int64_t>(1024, (words + 63) / 64 * 32));
+  NNC_LAUNCH(nms_greedy_kernel, 1, greedy_threads, in_shared ? removed_bytes : 0, s, mask.as<unsigned long long>(),
              words, sorted, excluded, m, max_kept, removed.as<unsigned long long>(), keep, count.as<int64_t>());
   return copy_to_host(count.as<int64_t>(), s);
 }
