@@ -1,10 +1,14 @@
 // The CUDA emulator (NNCORE_CUDA=SIM): runs a kernel launch on the calling CPU
 // thread, each block's threads as fibres switched at __syncthreads and warp
-// shuffles, plus the runtime calls csrc/cuda uses, on host memory. It checks
-// what a GPU would reject: launch shapes, divergent barriers.
+// shuffles, plus the runtime calls csrc/cuda uses, on host memory. It fails what
+// a GPU would reject or leave undefined: bad launch shapes, misaligned vector
+// accesses, barriers not every thread reaches; dynamic shared memory starts
+// poisoned, and NNCORE_CUDA_SIM_ORDER=reverse runs threads last-first.
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -122,7 +126,8 @@ class Stacks {
       count_ = 0;
       throw RuntimeError(str("CUDA emulator: cannot map ", count, " fibre stacks"));
     }
-    for (unsigned i = 0; i < count; ++i) mprotect(static_cast<char*>(base_) + size_t(i) * (kStackBytes + page_), page_, PROT_NONE);
+    for (unsigned i = 0; i < count; ++i)
+      mprotect(static_cast<char*>(base_) + size_t(i) * (kStackBytes + page_), page_, PROT_NONE);
     count_ = count;
   }
 

@@ -25,7 +25,8 @@ struct DeviceRadixSort {
     auto bits = [&](Key k) { return Key(k >> begin_bit) & field; };
     std::vector<size_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), size_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bits(keys_in[a]) < bits(keys_in[b]); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return bits(keys_in[a]) < bits(keys_in[b]); });
     std::vector<Key> keys(order.size());
     std::vector<Value> values(order.size());
     for (size_t i = 0; i < order.size(); ++i) {
