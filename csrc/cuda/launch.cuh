@@ -10,9 +10,9 @@
 
 #include "core/cuda_check.h"
 
-namespace nnc::cuda {
-
 #define NNC_LAUNCH(...) ::nnc::cuda::launch_at(__FILE__, __LINE__, __VA_ARGS__)
+
+namespace nnc::cuda {
 
 template <typename... Params, typename... Args>
 void launch_at(const char* file, int line, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
