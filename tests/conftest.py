@@ -46,3 +46,13 @@ def each_isa(request):
     """Parametrises a test over every CPU twin this machine can run."""
     with isa(request.param):
         yield request.param
+
+
+@pytest.fixture(scope="module")
+def one_kernel_thread():
+    """For modules that check the Python layer, not threading: one kernel thread keeps
+    them quick on a loaded machine (OpenMP teams stall when a core is busy)."""
+    before = nncore.get_num_threads()
+    nncore.set_num_threads(1)
+    yield
+    nncore.set_num_threads(before)

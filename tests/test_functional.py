@@ -11,14 +11,7 @@ from nncore import functional as NF
 from nncore import ops
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tests check the Python layer, not threading: one kernel thread keeps
-    them quick on a loaded machine (OpenMP teams stall when a core is busy)."""
-    before = nncore.get_num_threads()
-    nncore.set_num_threads(1)
-    yield
-    nncore.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 FIXED = np.random.default_rng(7)
 TARGET3 = FIXED.integers(0, 4, 3)                      # class indices for (3, 4) logits

@@ -11,14 +11,7 @@ import nncore
 from nncore import nn, ops
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tests check the Python layer, not threading: one kernel thread keeps
-    them quick on a loaded machine (OpenMP teams stall when a core is busy)."""
-    before = nncore.get_num_threads()
-    nncore.set_num_threads(1)
-    yield
-    nncore.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 def needs(*names):

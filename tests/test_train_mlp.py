@@ -12,14 +12,7 @@ from nncore import functional as F
 from digits_data import load_digits
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tests check the Python layer, not threading: one kernel thread keeps
-    them quick on a loaded machine (OpenMP teams stall when a core is busy)."""
-    before = nncore.get_num_threads()
-    nncore.set_num_threads(1)
-    yield
-    nncore.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 @pytest.mark.skipif(not hasattr(nncore.ops, "cross_entropy_with_grad"),
