@@ -1,10 +1,11 @@
 // Fused LSTM / GRU / Elman gate kernels, AVX2+FMA: 8 hidden units per vector,
-// masked tail; exp from a degree-6 polynomial after range reduction, scaled by
+// masked tail; exp from the polynomial of cpu/vec_math.h, scaled by
 // 2^n built in the exponent bits.
 #include <immintrin.h>
 
 #include "cpu/rnn_simd.h"
 #include "cpu/transpose_simd.h"
+#include "cpu/vec_math.h"
 
 namespace {
 
@@ -31,6 +32,8 @@ struct Avx2 {
   static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static reg fnmadd(reg a, reg b, reg c) { return _mm256_fnmadd_ps(a, b, c); }
+  static reg round(reg v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   // 1/x: hardware estimate refined by one Newton step, r (2 - x r); a division's
   // latency and throughput cost more than the gate math around it.
   static reg rcp(reg x) {
@@ -52,17 +55,7 @@ struct Avx2 {
   // built as (n + 127) << 23; the clamp keeps n in the normal range and keeps NaN.
   static reg exp(reg x) {
     x = _mm256_min_ps(_mm256_set1_ps(88.3f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
-    reg n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    reg r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    reg p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    reg y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+    reg n, y = nnc::simd::exp_reduced<Avx2>(x, &n);
     __m256i pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(pow2n));
   }

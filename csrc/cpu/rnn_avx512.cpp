@@ -1,10 +1,11 @@
 // Fused LSTM / GRU / Elman gate kernels, AVX-512F: 16 hidden units per vector,
-// masked tail; exp from a degree-6 polynomial after range reduction, scaled by
+// masked tail; exp from the polynomial of cpu/vec_math.h, scaled by
 // 2^n with vscalefps.
 #include <immintrin.h>
 
 #include "cpu/rnn_simd.h"
 #include "cpu/transpose_simd.h"
+#include "cpu/vec_math.h"
 
 namespace {
 
@@ -29,6 +30,8 @@ struct Avx512 {
   static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static reg fnmadd(reg a, reg b, reg c) { return _mm512_fnmadd_ps(a, b, c); }
+  static reg round(reg v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   // 1/x: hardware estimate refined by one Newton step, r (2 - x r); a division's
   // latency and throughput cost more than the gate math around it.
   static reg rcp(reg x) {
@@ -46,17 +49,7 @@ struct Avx512 {
   // The clamp keeps NaN (max/min return their second operand on NaN).
   static reg exp(reg x) {
     x = _mm512_min_ps(_mm512_set1_ps(88.f), _mm512_max_ps(_mm512_set1_ps(-88.f), x));
-    reg n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    reg r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    reg p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    reg y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+    reg n, y = nnc::simd::exp_reduced<Avx512>(x, &n);
     return _mm512_scalef_ps(y, n);
   }
 

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "cpu/softmax_simd.h"
+#include "cpu/vec_math.h"
 
 namespace nnc::cpu {
 namespace {
@@ -48,6 +49,7 @@ struct Avx2 {
   static R div_one(R v) { return _mm256_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   static R fnmadd(R a, R b, R c) { return _mm256_fnmadd_ps(a, b, c); }
+  static R round(R v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static float hmax(R v) {
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
@@ -90,20 +92,7 @@ struct Avx2 {
     R big = _mm256_cmp_ps(m, set1(1.41421356237f), _CMP_GT_OQ);
     m = _mm256_blendv_ps(m, mul(m, set1(0.5f)), big);
     e = _mm256_blendv_ps(e, add(e, set1(1.0f)), big);
-    R f = sub(m, set1(1.0f)), z = mul(f, f);
-    R p = set1(7.0376836292e-2f);
-    p = fmadd(p, f, set1(-1.1514610310e-1f));
-    p = fmadd(p, f, set1(1.1676998740e-1f));
-    p = fmadd(p, f, set1(-1.2420140846e-1f));
-    p = fmadd(p, f, set1(1.4249322787e-1f));
-    p = fmadd(p, f, set1(-1.6668057665e-1f));
-    p = fmadd(p, f, set1(2.0000714765e-1f));
-    p = fmadd(p, f, set1(-2.4999993993e-1f));
-    p = fmadd(p, f, set1(3.3333331174e-1f));
-    R y = mul(mul(p, f), z);
-    y = fmadd(e, set1(-2.12194440e-4f), y);
-    y = fnmadd(set1(0.5f), z, y);
-    R out = fmadd(e, set1(0.693359375f), add(f, y));
+    R out = simd::log_reduced<Avx2>(sub(m, set1(1.0f)), e);
     R special = _mm256_cmp_ps(x, set1(INFINITY), _CMP_NLT_UQ);  // inf or NaN
     return _mm256_blendv_ps(out, x, special);
   }
@@ -115,16 +104,7 @@ struct Avx2 {
   static R exp(R x) {
     const R lo = set1(-86.5f);
     R xc = _mm256_min_ps(set1(88.0f), _mm256_max_ps(lo, x));  // max/min keep a NaN x
-    R n = _mm256_round_ps(mul(xc, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    R r = fnmadd(n, set1(0.693359375f), xc);
-    r = fnmadd(n, set1(-2.12194440e-4f), r);
-    R p = set1(1.9875691500e-4f);
-    p = fmadd(p, r, set1(1.3981999507e-3f));
-    p = fmadd(p, r, set1(8.3334519073e-3f));
-    p = fmadd(p, r, set1(4.1665795894e-2f));
-    p = fmadd(p, r, set1(1.6666665459e-1f));
-    p = fmadd(p, r, set1(5.0000001201e-1f));
-    p = add(fmadd(p, mul(r, r), r), set1(1.0f));  // exp(r) = 1 + r + r^2 P(r)
+    R n, p = simd::exp_reduced<Avx2>(xc, &n);
     __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     R e = mul(p, _mm256_castsi256_ps(two_n));
     return _mm256_and_ps(e, _mm256_cmp_ps(x, lo, _CMP_NLT_UQ));  // true for x >= lo and for NaN

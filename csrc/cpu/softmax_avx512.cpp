@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "cpu/softmax_simd.h"
+#include "cpu/vec_math.h"
 
 namespace nnc::cpu {
 namespace {
@@ -36,6 +37,7 @@ struct Avx512 {
   static R div_one(R v) { return _mm512_div_ps(set1(1.0f), v); }
   static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
   static R fnmadd(R a, R b, R c) { return _mm512_fnmadd_ps(a, b, c); }
+  static R round(R v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static float hmax(R v) { return _mm512_reduce_max_ps(v); }
   static float hsum(R v) { return _mm512_reduce_add_ps(v); }
 
@@ -70,23 +72,7 @@ struct Avx512 {
     __mmask16 big = _mm512_cmp_ps_mask(m, set1(1.41421356237f), _CMP_GT_OQ);
     m = _mm512_mask_mul_ps(m, big, m, set1(0.5f));
     e = _mm512_mask_add_ps(e, big, e, set1(1.0f));
-    return log_poly(sub(m, set1(1.0f)), e);
-  }
-  static R log_poly(R f, R e) {
-    R z = mul(f, f);
-    R p = set1(7.0376836292e-2f);
-    p = fmadd(p, f, set1(-1.1514610310e-1f));
-    p = fmadd(p, f, set1(1.1676998740e-1f));
-    p = fmadd(p, f, set1(-1.2420140846e-1f));
-    p = fmadd(p, f, set1(1.4249322787e-1f));
-    p = fmadd(p, f, set1(-1.6668057665e-1f));
-    p = fmadd(p, f, set1(2.0000714765e-1f));
-    p = fmadd(p, f, set1(-2.4999993993e-1f));
-    p = fmadd(p, f, set1(3.3333331174e-1f));
-    R y = mul(mul(p, f), z);
-    y = fmadd(e, set1(-2.12194440e-4f), y);
-    y = fnmadd(set1(0.5f), z, y);
-    return fmadd(e, set1(0.693359375f), add(f, y));
+    return simd::log_reduced<Avx512>(sub(m, set1(1.0f)), e);
   }
 
   // exp(x) = 2^n exp(r), n = round(x / ln2), r = x - n ln2 (ln2 split in two so
@@ -95,16 +81,7 @@ struct Avx512 {
   // smallest normal become 0 without a microcode assist. A NaN x stays NaN.
   static R exp(R x) {
     x = _mm512_max_ps(set1(-104.0f), x);  // -inf -> 0; max keeps a NaN x
-    R n = _mm512_roundscale_ps(mul(x, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    R r = fnmadd(n, set1(0.693359375f), x);
-    r = fnmadd(n, set1(-2.12194440e-4f), r);
-    R p = set1(1.9875691500e-4f);
-    p = fmadd(p, r, set1(1.3981999507e-3f));
-    p = fmadd(p, r, set1(8.3334519073e-3f));
-    p = fmadd(p, r, set1(4.1665795894e-2f));
-    p = fmadd(p, r, set1(1.6666665459e-1f));
-    p = fmadd(p, r, set1(5.0000001201e-1f));
-    p = add(fmadd(p, mul(r, r), r), set1(1.0f));  // exp(r) = 1 + r + r^2 P(r)
+    R n, p = simd::exp_reduced<Avx512>(x, &n);
     return _mm512_scalef_ps(p, n);
   }
 };

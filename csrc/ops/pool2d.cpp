@@ -200,18 +200,13 @@ void max_pool2d_backward(py::handle grad_out_obj, py::handle indices_obj, py::ha
             ") within each plane; found one outside");
 }
 
-// divisor_override 0 stands for None (PyTorch refuses a zero divisor).
-AvgDivisor avg_divisor_arg(bool count_include_pad, int64_t divisor_override) {
-  return AvgDivisor{count_include_pad, divisor_override};
-}
-
 void avg_pool2d(py::handle x_obj, py::handle out_obj, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
                 bool count_include_pad, int64_t divisor_override, uintptr_t stream) {
   const char* op = "avg_pool2d";
   Array x = as_array(x_obj, op, "input");
   check_data(op, "input", x);
   Geometry g = window_geometry(op, x.shape, kernel, stride, padding, Pair{1, 1}, ceil_mode);
-  AvgDivisor div = avg_divisor_arg(count_include_pad, divisor_override);
+  const AvgDivisor div{count_include_pad, divisor_override};  // divisor_override 0: None
   Array out = as_array(out_obj, op, "out");
   check_output(op, "out", out, x, "input", g.out_shape, x.dtype);
   check_no_overlap(out, x, op, "out", "input");
@@ -237,7 +232,7 @@ void avg_pool2d_backward(py::handle grad_out_obj, py::handle grad_in_obj, Pair k
   check_same_dtype(gy, gx, op, "grad_output", "out");
   check_same_device(gy, gx, op, "grad_output", "out");
   Geometry g = window_geometry(op, gx.shape, kernel, stride, padding, Pair{1, 1}, ceil_mode);
-  AvgDivisor div = avg_divisor_arg(count_include_pad, divisor_override);
+  const AvgDivisor div{count_include_pad, divisor_override};  // divisor_override 0: None
   check_shape(gy, g.out_shape, op, "grad_output");
   check_output(op, "out", gx, gy, "grad_output", gx.shape, gy.dtype);
   check_no_overlap(gx, gy, op, "out", "grad_output");
