@@ -33,6 +33,16 @@ def _zeros(shape, dtype, like):
     return out
 
 
+def _weight_grads(gates, hid, inp, bias, dtype, like):
+    """Outputs for the gradients of w_ih (G H, I), w_hh (G H, H) and, with bias,
+    b_ih and b_hh (G H,): G = gates stacked per hidden unit (LSTM 4, GRU 3, Elman 1)."""
+    rows = gates * hid
+    dw_ih, dw_hh = empty((rows, inp), dtype, like), empty((rows, hid), dtype, like)
+    if not bias:
+        return dw_ih, dw_hh, None, None
+    return dw_ih, dw_hh, empty((rows,), dtype, like), empty((rows,), dtype, like)
+
+
 def _nh_or_zeros(h, n, hid, dtype, like):
     return _zeros((n, hid), dtype, like) if h is None else h
 
@@ -69,10 +79,7 @@ def lstm_cell_backward(grad_h, grad_c, x, h, c, w_ih, w_hh, state, w_peephole=No
     c = _nh_or_zeros(c, n, hid, dtype, x)
     dx = empty(x.shape, dtype, x)
     dh, dc = empty((n, hid), dtype, x), empty((n, hid), dtype, x)
-    dw_ih = empty((4 * hid, inp), dtype, x)
-    dw_hh = empty((4 * hid, hid), dtype, x)
-    db_ih = empty((4 * hid,), dtype, x) if bias else None
-    db_hh = empty((4 * hid,), dtype, x) if bias else None
+    dw_ih, dw_hh, db_ih, db_hh = _weight_grads(4, hid, inp, bias, dtype, x)
     dpeep = empty((3, hid), dtype, x) if w_peephole is not None else None
     _C.lstm_backward(grad_h, None, grad_c, x, h, c, w_ih, w_hh, w_peephole, None, state, dx, dh, dc, dw_ih, dw_hh,
                      db_ih, db_hh, dpeep, stream_of(x))
@@ -112,10 +119,7 @@ def lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, y, saved, w
     c0 = _nh_or_zeros(c0, n, hid, dtype, x)
     dx = empty(x.shape, dtype, x)
     dh0, dc0 = empty((n, hid), dtype, x), empty((n, hid), dtype, x)
-    dw_ih = empty((4 * hid, inp), dtype, x)
-    dw_hh = empty((4 * hid, hid), dtype, x)
-    db_ih = empty((4 * hid,), dtype, x) if bias else None
-    db_hh = empty((4 * hid,), dtype, x) if bias else None
+    dw_ih, dw_hh, db_ih, db_hh = _weight_grads(4, hid, inp, bias, dtype, x)
     dpeep = empty((3, hid), dtype, x) if w_peephole is not None else None
     _C.lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, w_peephole, y, saved, dx, dh0, dc0, dw_ih,
                      dw_hh, db_ih, db_hh, dpeep, stream_of(x))
@@ -147,10 +151,7 @@ def gru_cell_backward(grad_h, x, h, w_ih, w_hh, state, *, bias=True):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_cell_backward", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
     dx, dh = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
-    dw_ih = empty((3 * hid, inp), dtype, x)
-    dw_hh = empty((3 * hid, hid), dtype, x)
-    db_ih = empty((3 * hid,), dtype, x) if bias else None
-    db_hh = empty((3 * hid,), dtype, x) if bias else None
+    dw_ih, dw_hh, db_ih, db_hh = _weight_grads(3, hid, inp, bias, dtype, x)
     _C.gru_backward(grad_h, None, x, h, w_ih, w_hh, None, state, dx, dh, dw_ih, dw_hh, db_ih, db_hh, stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
@@ -177,10 +178,7 @@ def gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, *, bias=True):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("gru_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     dx, dh0 = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
-    dw_ih = empty((3 * hid, inp), dtype, x)
-    dw_hh = empty((3 * hid, hid), dtype, x)
-    db_ih = empty((3 * hid,), dtype, x) if bias else None
-    db_hh = empty((3 * hid,), dtype, x) if bias else None
+    dw_ih, dw_hh, db_ih, db_hh = _weight_grads(3, hid, inp, bias, dtype, x)
     _C.gru_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, saved, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
@@ -205,10 +203,7 @@ def rnn_cell_backward(grad_h, x, h, h_new, w_ih, w_hh, nonlinearity="tanh", *, b
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell_backward", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
     dx, dh = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
-    dw_ih = empty((hid, inp), dtype, x)
-    dw_hh = empty((hid, hid), dtype, x)
-    db_ih = empty((hid,), dtype, x) if bias else None
-    db_hh = empty((hid,), dtype, x) if bias else None
+    dw_ih, dw_hh, db_ih, db_hh = _weight_grads(1, hid, inp, bias, dtype, x)
     _C.rnn_backward(grad_h, None, x, h, w_ih, w_hh, h_new, nonlinearity, dx, dh, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
@@ -235,10 +230,7 @@ def rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity="tanh", *,
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_backward", x, w_hh)
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     dx, dh0 = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
-    dw_ih = empty((hid, inp), dtype, x)
-    dw_hh = empty((hid, hid), dtype, x)
-    db_ih = empty((hid,), dtype, x) if bias else None
-    db_hh = empty((hid,), dtype, x) if bias else None
+    dw_ih, dw_hh, db_ih, db_hh = _weight_grads(1, hid, inp, bias, dtype, x)
     _C.rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
