@@ -1,5 +1,7 @@
-"""The `nncore` command: `nncore info` prints what was built and what this
-machine offers; `nncore bench gemm` prints a GEMM table, ours against NumPy."""
+"""The `nncore` command: `nncore list` names the models of the notebook,
+`nncore train MODEL` runs its recipe (progress, a line per epoch, pictures and
+weights in --out), `nncore eval MODEL --weights W` measures saved weights again,
+`nncore info` prints what was built, `nncore bench gemm` a GEMM table."""
 
 import argparse
 import json
@@ -79,21 +81,120 @@ def _cmd_bench_gemm(args):
     return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="nncore", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """Wrong usage is one line on stderr and exit status 2, never a traceback."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _add_run_flags(p, rec, train):
+    if train:
+        p.add_argument("--epochs", type=int, help=f"epochs (default {rec.epochs})")
+        p.add_argument("--lr", type=float, help=f"learning rate (default {rec.lr})" if rec.lr else "learning rate")
+        p.add_argument("--out", default="runs", help="folder for weights (MODEL.npz) and pictures (default: runs)")
+    else:
+        p.add_argument("--weights", required=True, help="a MODEL.npz written by `nncore train MODEL`")
+    p.add_argument("--batch-size", type=int, help=f"batch size (default {rec.batch_size})" if rec.batch_size else
+                   "batch size")
+    p.add_argument("--threads", type=int, help="kernel threads (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
+    p.add_argument("--data", help="a data file or folder the recipe reads instead of its bundled data")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (and the --json line)")
+    p.add_argument("--json", action="store_true",
+                   help='finish with one line {"model", "metric", "value", "seconds"}')
+    if train:
+        for name, opt in rec.options.items():
+            flag = "--" + name.replace("_", "-")
+            if isinstance(opt.default, bool):
+                p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=opt.default,
+                               help=opt.help)
+            else:
+                kind = type(opt.default) if opt.default is not None else str
+                p.add_argument(flag, dest=name, type=kind, default=opt.default, choices=opt.choices,
+                               help=f"{opt.help} (default {opt.default})")
+
+
+def _cmd_list(args):
+    from . import recipes
+
+    width = max(len(n) for n in recipes.RECIPES)
+    for name in sorted(recipes.RECIPES):
+        print(f"{name:<{width}}  {recipes.RECIPES[name].summary}")
+    return 0
+
+
+def _cmd_train(args):
+    from . import recipes
+
+    rec = recipes.get(args.model)
+    options = {k: getattr(args, k) for k in rec.options}
+    result = recipes.train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                           threads=args.threads, device=args.device, out=args.out, data=args.data,
+                           quiet=args.quiet, **options)
+    return _report(result, args)
+
+
+def _cmd_eval(args):
+    from . import recipes
+
+    result = recipes.evaluate(args.model, args.weights, batch_size=args.batch_size, seed=args.seed,
+                              threads=args.threads, device=args.device, data=args.data, quiet=args.quiet)
+    return _report(result, args)
+
+
+def _report(result, args):
+    if not args.quiet:
+        print(f"{result.model}: {result.metric} = {result.value:.4f} ({result.seconds:.1f} s)")
+    if args.json:
+        print(json.dumps(result.summary()))
+    return 0
+
+
+def _build_parser():
+    from . import recipes
+
+    parser = _Parser(prog="nncore", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="the models and what each shows").set_defaults(func=_cmd_list)
+    for command, func, train in (("train", _cmd_train, True), ("eval", _cmd_eval, False)):
+        p = sub.add_parser(command, help="train a model of the notebook" if train else "measure saved weights")
+        models = p.add_subparsers(dest="model", metavar="MODEL", required=True, parser_class=_Parser)
+        for name in sorted(recipes.RECIPES):
+            rec = recipes.RECIPES[name]
+            if not train and rec.evaluate is None:
+                continue
+            mp = models.add_parser(name, help=rec.summary, description=f"{name}: {rec.summary}. "
+                                   f"Metric: {rec.metric}.")
+            _add_run_flags(mp, rec, train)
+            mp.set_defaults(func=func)
     p_info = sub.add_parser("info", help="print build and machine facts")
     p_info.add_argument("--json", action="store_true", help="print JSON")
     p_info.set_defaults(func=_cmd_info)
     p_bench = sub.add_parser("bench", help="quick kernel benchmarks against NumPy")
-    bench_sub = p_bench.add_subparsers(dest="op", required=True)
+    bench_sub = p_bench.add_subparsers(dest="op", required=True, parser_class=_Parser)
     p_gemm = bench_sub.add_parser("gemm", help="square SGEMM, GFLOP/s")
     p_gemm.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     p_gemm.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p_gemm.add_argument("--min-time", type=float, default=0.2, help="seconds per timing round")
     p_gemm.set_defaults(func=_cmd_bench_gemm)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return parser
+
+
+def main(argv=None):
+    from .recipes import RecipeError
+
+    args = _build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RecipeError, ImportError) as e:
+        print(f"nncore {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nncore: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
