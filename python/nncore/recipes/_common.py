@@ -13,8 +13,9 @@ def to_device(array, run):
     return t if run.device == "cpu" else t.to(run.device)
 
 
-def train_epoch(run, model, loader, optimizer, desc, augment=None, scheduler=None):
-    """One pass of softmax cross-entropy training; returns (mean loss, accuracy)."""
+def train_epoch(run, model, loader, optimizer, desc, augment=None, scheduler=None, label_smoothing=0.0):
+    """One pass of softmax cross-entropy training (augment(x) maps each NumPy batch
+    first); returns (mean loss, accuracy)."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in run.progress(loader, desc=desc, total=len(loader)):
@@ -22,14 +23,13 @@ def train_epoch(run, model, loader, optimizer, desc, augment=None, scheduler=Non
             x = augment(x)
         xb, yb = to_device(x, run), to_device(y, run)
         logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         n = len(y)
         total_loss += float(loss.item()) * n
-        correct += int((logits.detach().argmax(1).numpy() == y).sum()) if run.device == "cpu" else \
-            int((logits.detach().argmax(1).cpu().numpy() == y).sum())
+        correct += int((logits.detach().argmax(1).cpu().numpy() == y).sum())
         seen += n
     if scheduler is not None:
         scheduler.step()
@@ -56,7 +56,8 @@ def evaluate_classifier(model, dataset, run, batch_size=256):
     return loss, float((logits.argmax(1) == labels).mean())
 
 
-def fit_classifier(run, model, train_set, test_set, optimizer, scheduler=None, augment=None, epochs=None):
+def fit_classifier(run, model, train_set, test_set, optimizer, scheduler=None, augment=None, epochs=None,
+                   label_smoothing=0.0):
     """Trains for run.epochs (or epochs) with a seeded shuffle, evaluating on
     test_set after each epoch (recorded in run.history); returns the final
     test accuracy."""
@@ -65,7 +66,7 @@ def fit_classifier(run, model, train_set, test_set, optimizer, scheduler=None, a
     accuracy = 0.0
     for epoch in range(1, epochs + 1):
         train_loss, train_acc = train_epoch(run, model, loader, optimizer, f"epoch {epoch}/{epochs}", augment,
-                                            scheduler)
+                                            scheduler, label_smoothing)
         test_loss, accuracy = evaluate_classifier(model, test_set, run)
         run.epoch(epoch, epochs, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=accuracy)
     return accuracy
