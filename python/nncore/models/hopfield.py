@@ -64,13 +64,11 @@ class HopfieldNetwork:
             before = s.copy()
             if mode == "async":
                 for i in rng.permutation(self.n):
-                    h = s @ self.weight[i]
-                    s[:, i] = np.where(h > 0, 1.0, np.where(h < 0, -1.0, s[:, i]))
+                    s[:, i] = _threshold(s @ self.weight[i], s[:, i])
                     if trace:
                         steps.append((i, s.copy(), self._energy(s)))
             else:
-                h = s @ self.weight
-                s = np.where(h > 0, 1.0, np.where(h < 0, -1.0, s))
+                s = _threshold(s @ self.weight, s)
             sweeps.append((s.copy(), self._energy(s)))
             if np.array_equal(s, before) or (mode == "sync" and previous is not None and np.array_equal(s, previous)):
                 break
@@ -97,6 +95,12 @@ class HopfieldNetwork:
 
     def __repr__(self):
         return f"HopfieldNetwork(n={self.n}, patterns={len(self.patterns)})"
+
+
+def _threshold(h, keep):
+    """sign(h), keeping the old state where h is zero up to rounding (the Hebbian
+    weights are multiples of 1/N, so a true zero may come out as +-1e-17)."""
+    return np.where(h > 1e-9, 1.0, np.where(h < -1e-9, -1.0, keep))
 
 
 def flip_bits(patterns, fraction, generator=None):
