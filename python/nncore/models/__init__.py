@@ -1,7 +1,8 @@
 """nncore.models: the models of the notebook, one module per family."""
 
+from .cnn import AllConvNet, LeNet, all_cnn_c
 from .hopfield import HopfieldNetwork
 from .mlp import MLP
 from .perceptron import Perceptron
 
-__all__ = ["HopfieldNetwork", "MLP", "Perceptron"]
+__all__ = ["AllConvNet", "LeNet", "all_cnn_c", "HopfieldNetwork", "MLP", "Perceptron"]
