@@ -32,11 +32,8 @@ def average_precision(recall, precision, voc07=True):
     if rec.size and np.any(np.diff(rec) < 0):
         raise ValueError("average_precision: recall must be non-decreasing (detections in decreasing score order)")
     if voc07:
-        ap = 0.0
-        for t in np.linspace(0.0, 1.0, 11):
-            reached = prec[rec >= t]
-            ap += (reached.max() if reached.size else 0.0) / 11.0
-        return float(ap)
+        best = [prec[rec >= t].max() if (rec >= t).any() else 0.0 for t in np.linspace(0.0, 1.0, 11)]
+        return float(sum(best) / 11.0)
     mrec = np.concatenate([[0.0], rec, [1.0]])
     mpre = np.concatenate([[0.0], prec, [0.0]])
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]          # the envelope: best precision to the right
