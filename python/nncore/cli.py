@@ -106,6 +106,10 @@ def _add_run_flags(p, rec, train):
     p.add_argument("--json", action="store_true",
                    help='finish with one line {"model", "metric", "value", "seconds"}')
     if train:
+        p.add_argument("--distributed", action="store_true",
+                       help="train data-parallel over the MPI job (run under mpirun / srun; the `mpi` extra)")
+        p.add_argument("--sync-batchnorm", action="store_true",
+                       help="with --distributed: BatchNorm statistics over the global batch")
         for name, opt in rec.options.items():
             flag = "--" + name.replace("_", "-")
             if isinstance(opt.default, bool):
@@ -133,7 +137,13 @@ def _cmd_train(args):
     options = {k: getattr(args, k) for k in rec.options}
     result = recipes.train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                            threads=args.threads, device=args.device, out=args.out, data=args.data,
-                           quiet=args.quiet, **options)
+                           quiet=args.quiet, distributed=args.distributed, sync_batchnorm=args.sync_batchnorm,
+                           **options)
+    if args.distributed:
+        from . import distributed
+
+        if distributed.rank() != 0:
+            return 0
     return _report(result, args)
 
 
