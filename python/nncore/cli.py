@@ -1,7 +1,7 @@
 """The `nncore` command: `nncore list` names the models of the notebook,
 `nncore train MODEL` runs its recipe (progress, a line per epoch, pictures and
 weights in --out), `nncore eval MODEL --weights W` measures saved weights again,
-`nncore info` prints what was built, `nncore bench gemm` a GEMM table."""
+`nncore detect IMAGE... --weights W` draws what a trained SSD finds, `nncore info` prints what was built, `nncore bench gemm` a GEMM table."""
 
 import argparse
 import json
@@ -155,6 +155,18 @@ def _cmd_eval(args):
     return _report(result, args)
 
 
+def _cmd_detect(args):
+    from .recipes import ssd
+
+    report = ssd.detect_images(args.images, args.weights, args.out, args.threshold, args.threads, args.device)
+    for item in report:
+        found = [f"{d['label']} {d['score']:.2f}" for d in item["detections"]]
+        listed = ", ".join(found[:8]) + (f", ... ({len(found)} in all)" if len(found) > 8 else "")
+        print(f"{item['image']}: {listed or 'nothing'} -> {item['picture']}")
+    print(f"detections: {os.path.join(args.out, 'detections.json')}")
+    return 0
+
+
 def _report(result, args):
     if not args.quiet:
         print(f"{result.model}: {result.metric} = {result.value:.4f} ({result.seconds:.1f} s)")
@@ -180,6 +192,15 @@ def _build_parser():
                                    f"Metric: {rec.metric}.")
             _add_run_flags(mp, rec, train)
             mp.set_defaults(func=func)
+    p_detect = sub.add_parser("detect", help="find objects in images with SSD weights from `nncore train ssd`")
+    p_detect.add_argument("images", nargs="+", metavar="IMAGE", help="image files (Pillow reads them)")
+    p_detect.add_argument("--weights", required=True, help="an ssd.npz written by `nncore train ssd`")
+    p_detect.add_argument("--out", default="detections",
+                          help="folder for IMAGE_detections.png and detections.json (default: detections)")
+    p_detect.add_argument("--threshold", type=float, default=0.5, help="lowest score drawn (default 0.5)")
+    p_detect.add_argument("--threads", type=int, help="kernel threads (default: all cores)")
+    p_detect.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
+    p_detect.set_defaults(func=_cmd_detect)
     p_info = sub.add_parser("info", help="print build and machine facts")
     p_info.add_argument("--json", action="store_true", help="print JSON")
     p_info.set_defaults(func=_cmd_info)

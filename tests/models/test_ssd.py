@@ -408,3 +408,74 @@ def test_small_ssd_learns_in_seconds():
 
     found = model.detect(xb)
     assert mean_average_precision(found, targets)["map"] > 0.3    # chance is near 0 on these images
+
+
+# ---------------------------------------------------------------- the recipe and the commands
+def nncore_cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "nncore", *args], capture_output=True, text=True)
+
+
+def test_recipe_runs_saves_evaluates_and_detect_draws(tmp_path):
+    pytest.importorskip("PIL")
+    from nncore import recipes
+    from nncore.data.detection import ShapesDetection, draw_boxes
+
+    result = recipes.train("ssd", epochs=1, out=tmp_path, train_images=64, test_images=20, width=8)
+    assert 0 <= result.value <= 1 and set(result.details["ap"]) == {"circle", "square", "triangle"}
+    assert len(result.history["test_map"]) == 1 and result.history["conf_loss"][0] > 0
+    assert recipes.evaluate("ssd", result.weights).value == pytest.approx(result.value)
+    image, _ = ShapesDetection(1, 96, seed=3)[0]
+    draw_boxes(image, [], []).save(tmp_path / "shapes.png")
+    proc = nncore_cli("detect", str(tmp_path / "shapes.png"), "--weights", result.weights, "--out",
+                      str(tmp_path / "found"), "--threshold", "0.0", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    report = json.loads((tmp_path / "found" / "detections.json").read_text())
+    assert report[0]["image"].endswith("shapes.png") and len(report[0]["detections"]) == 200
+    first = report[0]["detections"][0]
+    assert first["label"] in ("circle", "square", "triangle") and 0 <= min(first["box"]) <= max(first["box"]) <= 96
+    assert (tmp_path / "found" / "shapes_detections.png").stat().st_size > 1000
+    for args, message in [((str(tmp_path / "missing.png"),), "no such image file"),
+                          ((str(tmp_path / "ssd.npz"),), "cannot read"),
+                          ((str(tmp_path / "shapes.png"), "--threshold", "2"), "--threshold must be in")]:
+        proc = nncore_cli("detect", *args, "--weights", result.weights, "--out", str(tmp_path / "x"))
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    proc = nncore_cli("eval", "ssd", "--weights", result.weights)
+    assert proc.returncode == 0 and "AP circle" in proc.stdout and "AP triangle" in proc.stdout
+
+
+def test_recipe_reads_a_voc_folder(tmp_path):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    from nncore import recipes
+    from nncore.data.detection import VOC_CLASSES
+
+    root = tmp_path / "voc"
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True)
+    box = "<bndbox><xmin>{}</xmin><ymin>{}</ymin><xmax>{}</xmax><ymax>{}</ymax></bndbox>"
+    xml = (f"<annotation><object><name>dog</name>{box.format(11, 21, 50, 40)}</object>"
+           f"<object><name>cat</name><difficult>1</difficult>{box.format(60, 10, 90, 70)}</object></annotation>")
+    for i in range(4):
+        (root / "Annotations" / f"{i}.xml").write_text(xml)
+        Image.new("RGB", (100, 80), (20 * i, 100, 50)).save(root / "JPEGImages" / f"{i}.jpg")
+    (root / "ImageSets/Main/trainval.txt").write_text("0\n1\n2\n3\n")
+    result = recipes.train("ssd", epochs=1, data=root, width=8, batch_size=2)
+    assert set(result.details["ap"]) == set(VOC_CLASSES)
+    assert result.details["positives"][12] == 4 and result.details["positives"][8] == 0   # the cats are difficult
+    with pytest.raises(recipes.RecipeError, match="--data"):
+        recipes.train("ssd", epochs=1, data=tmp_path)
+
+
+@pytest.mark.slow
+def test_recipe_reaches_the_issue_target():
+    from nncore import recipes
+
+    result = recipes.train("ssd", threads=2)
+    assert result.value >= 0.9, result.details

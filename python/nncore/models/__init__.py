@@ -4,5 +4,7 @@ from .cnn import AllConvNet, LeNet, all_cnn_c
 from .hopfield import HopfieldNetwork
 from .mlp import MLP
 from .perceptron import Perceptron
+from .ssd import SSD, MultiBoxLoss, ssd300, ssd_small
 
-__all__ = ["AllConvNet", "LeNet", "all_cnn_c", "HopfieldNetwork", "MLP", "Perceptron"]
+__all__ = ["AllConvNet", "LeNet", "all_cnn_c", "HopfieldNetwork", "MLP", "Perceptron", "SSD", "MultiBoxLoss", "ssd300",
+           "ssd_small"]

@@ -228,4 +228,4 @@ def evaluate(name, weights, *, batch_size=None, seed=0, threads=None, device="cp
     return Result(name, rec.metric, float(value), time.perf_counter() - start, {}, {}, weights, [])
 
 
-from . import perceptron, mlp, hopfield, cnn  # noqa: E402,F401  (each registers its recipes)
+from . import perceptron, mlp, hopfield, cnn, ssd  # noqa: E402,F401  (each registers its recipes)
