@@ -491,6 +491,12 @@ class LSTM(_RNNBase):
         return super().extra_repr() + (", peephole=True" if self.peephole else "")
 
 
+def _permute(x, index, inverse):
+    """x[index] where index permutes x's elements; the backward gathers with the
+    inverse permutation (no scatter-add)."""
+    return _make(x.data[index], (x,), lambda g: (g[inverse],))
+
+
 class _Padding:
     """The pack-like run of a padded batch (T, N, ...) with lengths (N,): rows
     sorted by decreasing length, and the segments [t0, t1) between distinct
@@ -510,14 +516,15 @@ class _Padding:
         self._reverse_index = (np.where(t <= last, last - t, t), np.broadcast_to(n, (steps, len(lengths))))
 
     def sort(self, x):
-        return x.index_select(1, self.order)
+        return _permute(x, (slice(None), self.order), (slice(None), self.inverse))
 
     def unsort(self, x):
-        return x.index_select(1, self.inverse)
+        return _permute(x, (slice(None), self.inverse), (slice(None), self.order))
 
     def reverse(self, x):
-        """Each sorted sequence reversed within its own length; padding stays in place."""
-        return x[self._reverse_index]
+        """Each sorted sequence reversed within its own length; padding stays in
+        place (the map is its own inverse)."""
+        return _permute(x, self._reverse_index, self._reverse_index)
 
     def run(self, sequence, seq, init_states, params):
         """sequence(x, init_states, params) -> (y, *finals) run segment by segment
