@@ -287,9 +287,24 @@ def test_detect_matches_a_float64_per_class_loop(rng):
     np.testing.assert_allclose(out["boxes"], decode(loc, priors)[[w[2] for w in want]], rtol=1e-6)
 
 
+def test_detect_widens_its_candidates_when_nms_leaves_too_few(rng):
+    # every prior is the same box: one survivor per class, so the first 4 * keep_top_k candidates
+    # cannot give keep_top_k survivors and all candidates must be looked at
+    priors = np.tile(np.array([[0.5, 0.5, 0.2, 0.2]], np.float32), (500, 1))
+    loc = np.zeros((500, 4), np.float32)
+    conf = rng.normal(0, 1, (500, 4)).astype(np.float32)
+    (out,) = detect(loc, conf, priors, keep_top_k=5)
+    want = ref_detect(loc.astype(np.float64), conf.astype(np.float64), priors, keep_top_k=5)
+    assert len(want) == 3
+    np.testing.assert_allclose(out["scores"], [w[0] for w in want], rtol=1e-5)
+    np.testing.assert_array_equal(out["labels"], [w[1] for w in want])
+
+
 def test_detect_shape_errors():
     with pytest.raises(ValueError, match="disagree"):
         detect(np.zeros((1, 4, 4), np.float32), np.zeros((1, 5, 3), np.float32), PRIORS)
+    with pytest.raises(ValueError, match="conf_thresh"):
+        detect(np.zeros((4, 4), np.float32), np.zeros((4, 3), np.float32), PRIORS, conf_thresh=-1)
 
 
 # ---------------------------------------------------------------- the networks

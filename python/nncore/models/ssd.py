@@ -359,28 +359,50 @@ def _mined_cross_entropy(conf, conf_t, positives, neg_pos_ratio, scale):
 def detect(loc, conf, priors, conf_thresh=0.01, nms_thresh=0.45, top_k=200, keep_top_k=200,
            variances=VARIANCES):
     """SSD's post-processing of raw head outputs loc (N, P, 4) and conf (N, P, C) logits (arrays
-    or Tensors): softmax over classes, decode, and per class 1 .. C - 1 the boxes with score >
-    conf_thresh, at most top_k of them (highest first) into NMS at nms_thresh (nncore's batched
-    kernel), keeping the keep_top_k best of the image. Returns one dict per image: "boxes" (K, 4)
-    point form, "scores" (K,) and "labels" (K,) int64, by decreasing score."""
+    or Tensors; one image may be given as (P, 4), (P, C)): softmax over classes, decode, and per
+    class 1 .. C - 1 the boxes with score > conf_thresh, at most top_k of them (highest first) into
+    greedy NMS at nms_thresh, keeping the keep_top_k best survivors of the image. Returns one dict
+    per image: "boxes" (K, 4) point form, "scores" (K,), "labels" (K,) int64, by decreasing score
+    (equal scores: lower prior, then lower class first).
+
+    Only the best candidates are decoded: survivors of a class depend only on its higher-scoring
+    candidates, so when the candidates scoring >= v (all of them, ties included) already give
+    keep_top_k survivors, no candidate below v can be among the best keep_top_k. v starts at the
+    4 keep_top_k-th best score and is lowered (4x more candidates) until that holds."""
     loc = loc.data if isinstance(loc, Tensor) else loc
     conf = conf.data if isinstance(conf, Tensor) else conf
     xp = array_module(conf)
     if loc.ndim == 2:
         loc, conf = loc[None], conf[None]
     priors = xp.asarray(priors, loc.dtype)
-    if loc.shape[:2] != conf.shape[:2] or loc.shape[1:] != priors.shape:
+    if not conf_thresh >= 0:
+        raise ValueError(f"detect: conf_thresh must be >= 0, got {conf_thresh}")
+    if loc.ndim != 3 or loc.shape[:2] != conf.shape[:2] or loc.shape[1:] != priors.shape:
         raise ValueError(f"detect: loc (N, P, 4), conf (N, P, C) and priors (P, 4) disagree: got "
                          f"{loc.shape}, {conf.shape}, {priors.shape}")
-    results = []
-    for i in range(loc.shape[0]):
-        probs = ops.softmax(xp.ascontiguousarray(conf[i]), -1)                  # (P, C)
-        boxes = decode(loc[i], priors, variances)                              # (P, 4)
-        prior_idx, cls = xp.nonzero(probs[:, 1:] > conf_thresh)
-        scores = probs[prior_idx, cls + 1]
-        keep = ops.batched_nms(boxes[prior_idx], scores, cls, nms_thresh, top_k=top_k, max_output=keep_top_k)
-        results.append({"boxes": boxes[prior_idx[keep]], "scores": scores[keep], "labels": cls[keep] + 1})
-    return results
+    return [_detect_one(loc[i], conf[i], priors, conf_thresh, nms_thresh, top_k, keep_top_k, variances, xp)
+            for i in range(loc.shape[0])]
+
+
+def _detect_one(loc, conf, priors, conf_thresh, nms_thresh, top_k, keep_top_k, variances, xp):
+    C = conf.shape[1]
+    probs = ops.softmax(xp.ascontiguousarray(conf), -1)            # (P, C), our own buffer
+    probs[:, 0] = -1.0                                             # the background is never a candidate
+    flat = probs.reshape(-1)
+    total = flat.shape[0]
+    want = total if keep_top_k is None else min(total, 4 * max(int(keep_top_k), 1))
+    while True:
+        floor = conf_thresh
+        if want < total:
+            floor = max(float(xp.partition(flat, total - want)[total - want]), conf_thresh)
+        cand = xp.flatnonzero(flat >= floor) if floor > conf_thresh else xp.flatnonzero(flat > conf_thresh)
+        prior_idx, cls = cand // C, cand % C
+        scores = flat[cand]
+        boxes = decode(loc[prior_idx], priors[prior_idx], variances)
+        keep = ops.batched_nms(boxes, scores, cls, nms_thresh, top_k=top_k, max_output=keep_top_k)
+        if floor == conf_thresh or keep_top_k is None or keep.shape[0] >= keep_top_k:
+            return {"boxes": boxes[keep], "scores": scores[keep], "labels": cls[keep]}
+        want = min(total, 4 * want)
 
 
 # ---------------------------------------------------------------- the network
