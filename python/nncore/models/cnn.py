@@ -49,7 +49,7 @@ class LeNet(nn.Module):
 
 class AllConvNet(nn.Module):
     """All-CNN-C (Springenberg et al., table 2) with `widths` = (96, 192) at full
-    size, for (N, in_channels, H, W) inputs (H, W >= 17; 32 in the paper):
+    size, for (N, in_channels, H, W) inputs (H, W >= 9; 32 in the paper):
 
         dropout 0.2 (input)
         3x3 conv w1 ReLU, 3x3 conv w1 ReLU, 3x3 conv w1 ReLU stride 2     (H/2)
@@ -57,11 +57,16 @@ class AllConvNet(nn.Module):
         3x3 conv w2 ReLU, 3x3 conv w2 ReLU, 3x3 conv w2 ReLU stride 2     (H/4)
         dropout 0.5
         3x3 conv w2 ReLU (no padding)                                     (H/4 - 2)
-        1x1 conv w2 ReLU, 1x1 conv num_classes ReLU
+        1x1 conv w2 ReLU, 1x1 conv num_classes
         global average pooling -> (N, num_classes) logits
 
-    `features` holds every layer up to the class maps; the final ReLU is the
-    paper's (its class maps are rectified before averaging)."""
+    `features` holds every layer up to the class maps. The paper's table also
+    rectifies the class maps; without batch normalisation that lets a class's
+    map die for every input early in training (its logit then stays 0 and gets
+    no gradient), so the class maps here are linear, as in most
+    reimplementations. Convolutions start from He (kaiming) normal weights and
+    zero biases, which this 9-layer net without normalisation needs to start
+    learning promptly."""
 
     def __init__(self, num_classes=10, in_channels=3, widths=(96, 192), dropout=True):
         super().__init__()
@@ -82,15 +87,20 @@ class AllConvNet(nn.Module):
             *conv(w1, w2), *conv(w2, w2), *conv(w2, w2, stride=2),  # (N, w2, H/4, W/4)
             *drop(0.5),
             *conv(w2, w2, padding=0),  # (N, w2, H/4 - 2, W/4 - 2)
-            *conv(w2, w2, k=1, padding=0), *conv(w2, num_classes, k=1, padding=0),  # (N, classes, ., .)
+            *conv(w2, w2, k=1, padding=0),
+            nn.Conv2d(w2, num_classes, 1),  # (N, num_classes, H/4 - 2, W/4 - 2)
         )
+        for m in self.features:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
         self.in_channels = in_channels
         self.widths = (w1, w2)
 
     def forward(self, x):
         x = _check_input(x, "AllConvNet", self.in_channels, None)
-        if min(x.shape[2:]) < 17:
-            raise ValueError(f"AllConvNet: input height and width must be at least 17, got {tuple(x.shape[2:])}")
+        if min(x.shape[2:]) < 9:
+            raise ValueError(f"AllConvNet: input height and width must be at least 9, got {tuple(x.shape[2:])}")
         return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
 
 

@@ -11,7 +11,7 @@ samples are labelled with it)."""
 import numpy as np
 
 import nncore
-from .. import optim
+from .. import nn, optim
 from ..data import digits_datasets, transforms
 from ..models.cnn import LeNet, all_cnn_c, deconvnet
 from . import Option, Trained, evaluator, load_weights, recipe
@@ -83,7 +83,8 @@ _TRAINED = {}  # (seed, epochs) -> state_dict of the LeNets digits_classifier tr
 def train_allconv(run):
     model = all_cnn_c(num_classes=10, in_channels=1, width_mult=run.options["width_mult"]).to(run.device)
     accuracy, test_set = fit_digits(run, model)
-    _pictures(run, model, test_set, "allconv", "All-CNN-C", deep_layer=len(model.features) - 5)
+    last_3x3 = max(i for i, m in enumerate(model.features) if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3))
+    _pictures(run, model, test_set, "allconv", "All-CNN-C", deep_layer=last_3x3 + 1)
     return Trained(accuracy, {"model": model.state_dict()})
 
 
@@ -103,7 +104,7 @@ def _pictures(run, model, test_set, name, title, deep_layer):
     model = model.cpu().eval()
     x, y = test_set[np.arange(len(test_set))]
     run.picture(f"{name}_learning_curves", draw_learning_curves, run.history, f"{title} on the digits (32x32)")
-    convs = [m for m in model.features if isinstance(m, nncore.nn.Conv2d)]
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     run.picture(f"{name}_filters", _draw_filters, convs[0].weight.detach().numpy(), title)
     run.picture(f"{name}_feature_maps", _draw_feature_maps, model.features, x[:1], title)
     run.picture(f"{name}_deconvnet", _draw_deconvnet, model.features, x, deep_layer, title)
@@ -129,7 +130,7 @@ def _draw_feature_maps(fig, features, image, title, per_layer=8):
         h = nncore.tensor(image)
         for i, module in enumerate(features):
             h = module(h)
-            if isinstance(module, nncore.nn.ReLU):
+            if isinstance(module, nn.ReLU):
                 maps.append((i, h.numpy()[0]))
     fig.set_size_inches(1.2 * (per_layer + 1), 1.3 * len(maps))
     grid = fig.add_gridspec(len(maps), per_layer + 1)
