@@ -155,6 +155,14 @@ def _cmd_eval(args):
     return _report(result, args)
 
 
+def _cmd_sample(args):
+    from . import recipes
+
+    print(recipes.sample(args.model, args.weights, temperature=args.temperature, length=args.length,
+                         prime=args.prime, seed=args.seed, threads=args.threads, device=args.device))
+    return 0
+
+
 def _cmd_detect(args):
     from .recipes import ssd
 
@@ -192,6 +200,19 @@ def _build_parser():
                                    f"Metric: {rec.metric}.")
             _add_run_flags(mp, rec, train)
             mp.set_defaults(func=func)
+    p_sample = sub.add_parser("sample", help="generate from a trained generative model (charlm)")
+    samplers = p_sample.add_subparsers(dest="model", metavar="MODEL", required=True, parser_class=_Parser)
+    for name in sorted(n for n, r in recipes.RECIPES.items() if r.sample is not None):
+        sp = samplers.add_parser(name, help=recipes.RECIPES[name].summary)
+        sp.add_argument("--weights", required=True, help=f"a {name}.npz written by `nncore train {name}`")
+        sp.add_argument("--temperature", type=float, default=1.0,
+                        help="divides the logits before sampling: below 1 safer, above 1 wilder (default 1.0)")
+        sp.add_argument("--length", type=int, default=400, help="how many symbols to generate (default 400)")
+        sp.add_argument("--prime", help="text to start from (default: the model's own)")
+        sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        sp.add_argument("--threads", type=int, help="kernel threads (default: all cores)")
+        sp.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
+        sp.set_defaults(func=_cmd_sample)
     p_detect = sub.add_parser("detect", help="find objects in images with SSD weights from `nncore train ssd`")
     p_detect.add_argument("images", nargs="+", metavar="IMAGE", help="image files (Pillow reads them)")
     p_detect.add_argument("--weights", required=True, help="an ssd.npz written by `nncore train ssd`")

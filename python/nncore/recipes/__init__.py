@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Optional
 from ._run import RecipeError, Run, user_input
 
 __all__ = ["Option", "RECIPES", "Recipe", "RecipeError", "Result", "Run", "Trained", "evaluate", "evaluator",
-           "get", "recipe", "train", "user_input"]
+           "get", "recipe", "sample", "sampler", "train", "user_input"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Recipe:
     options: Dict[str, Option] = dataclasses.field(default_factory=dict)
     evaluate: Optional[Callable] = None
     higher_is_better: bool = True
+    sample: Optional[Callable] = None
     distributed: bool = False
 
 
@@ -94,6 +95,17 @@ def evaluator(name):
 
     def register(fn):
         RECIPES[name].evaluate = fn
+        return fn
+
+    return register
+
+
+def sampler(name):
+    """Registers `sample(run, state, temperature, length, prime) -> str` for the
+    recipe `name` (a generative model: `nncore sample MODEL --weights W`)."""
+
+    def register(fn):
+        RECIPES[name].sample = fn
         return fn
 
     return register
@@ -228,4 +240,25 @@ def evaluate(name, weights, *, batch_size=None, seed=0, threads=None, device="cp
     return Result(name, rec.metric, float(value), time.perf_counter() - start, {}, {}, weights, [])
 
 
+def sample(name, weights, *, temperature=1.0, length=400, prime=None, seed=0, threads=None, device="cpu"):
+    """Generates from weights saved by `train(name, out=...)`: the text (prime
+    included) drawn at `temperature`."""
+    rec = get(name)
+    if rec.sample is None:
+        raise RecipeError(f"model {name!r} does not generate; models that do: "
+                          f"{', '.join(sorted(n for n, r in RECIPES.items() if r.sample)) or 'none'}")
+    if not temperature > 0:
+        raise RecipeError(f"--temperature must be positive, got {temperature}")
+    if length < 0:
+        raise RecipeError(f"--length must be at least 0, got {length}")
+    saved = load_weights(name, weights)
+    run = _run(rec, None, None, None, seed, device, None, None, True, saved.get("options", {}), None)
+    with _settings(threads, seed):
+        try:
+            return rec.sample(run, saved["state"], temperature, length, prime)
+        except (KeyError, ValueError) as e:
+            raise RecipeError(f"--weights {weights}: does not fit model {name!r} ({e})") from None
+
+
 from . import perceptron, mlp, hopfield, cnn, ssd  # noqa: E402,F401  (each registers its recipes)
+from . import elman, adding, birnn, charlm, seq2seq  # noqa: E402,F401

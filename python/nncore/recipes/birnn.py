@@ -1,8 +1,9 @@
 """`nncore train birnn`: sequence labelling where each label depends on the
 future. Sequences of 8 to 24 words over a 20-word vocabulary; each word is
 tagged 1 if the same word occurs again later in the sequence, else 0. Every
-epoch draws 6000 fresh training sentences; the 1000 test sentences are fixed. A
-bidirectional LSTM sees the rest of the sequence at every step; a
+epoch draws fresh training sentences (6000 by default); the 1000 test
+sentences are fixed. A bidirectional LSTM sees the rest of the sequence at
+every step; a
 unidirectional LSTM of the same output width (twice the hidden units) can only
 guess from the past. Batches are padded (lengths kept), the loss and the
 accuracy count real tokens only."""
@@ -19,7 +20,7 @@ from ._rnn import CLIP, step
 WORDS = ("ash", "birch", "cedar", "elm", "fir", "hazel", "holly", "larch", "lime", "maple",
          "oak", "pine", "plum", "poplar", "rowan", "spruce", "walnut", "willow", "yew", "alder")
 MIN_LENGTH, MAX_LENGTH = 8, 24
-EPOCH_SIZE, TEST_SIZE = 6000, 1000
+TEST_SIZE = 1000
 
 
 def occurs_later(words):
@@ -82,6 +83,7 @@ def _model(run, bidirectional, vocab):
 @recipe("birnn", "bidirectional LSTM tags each word with whether it occurs again later; unidirectional for contrast",
         metric="per-token test accuracy of the bidirectional LSTM", epochs=12, batch_size=64, lr=3e-3,
         options={"hidden": Option(64, "hidden units per direction (the unidirectional LSTM gets twice as many)"),
+                 "sentences_per_epoch": Option(6000, "fresh training sentences per epoch"),
                  "clip": CLIP})
 def train(run):
     vocab = vocabulary()
@@ -92,7 +94,7 @@ def train(run):
         opt = optim.Adam(model.parameters(), lr=run.lr)
         data_rng = run.rng(1)  # the same fresh sentences for both models
         for epoch in range(1, run.epochs + 1):
-            train_set = make_sentences(EPOCH_SIZE, data_rng)
+            train_set = make_sentences(run.options["sentences_per_epoch"], data_rng)
             batches = length_buckets(train_set, run.batch_size, data_rng)
             total = 0.0
             for batch in run.progress(batches, desc=f"{name} {epoch}/{run.epochs}"):

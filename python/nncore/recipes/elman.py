@@ -99,8 +99,8 @@ def train_elman(run):
     last_value = mse(series[TRAIN_STEPS:-1], series[TRAIN_STEPS + 1:])
     forecast = free_run(model, series, TRAIN_STEPS, FREE_STEPS)
     free_mse = mse(forecast[:50], series[TRAIN_STEPS:TRAIN_STEPS + 50])
-    run.log(f"test MSE {test_mse:.5f}; predicting the last value {last_value:.5f} ({last_value / test_mse:.1f}x worse); "
-            f"free-running MSE over 50 steps {free_mse:.5f}; noise variance {run.options['noise'] ** 2:.5f}")
+    run.log(f"test MSE {test_mse:.5f}; predicting the last value {last_value:.5f} "
+            f"({last_value / test_mse:.1f}x worse); free-running MSE over 50 steps {free_mse:.5f}; noise variance {run.options['noise'] ** 2:.5f}")
     run.picture("elman_forecast", _draw_forecast, series, pred, forecast)
     details = {"last_value_mse": last_value, "ratio_to_last_value": last_value / test_mse, "free_run_mse_50": free_mse,
                "window": window}
