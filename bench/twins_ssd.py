@@ -109,7 +109,8 @@ def train_ssd(seed, threads, epochs=None):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     nncore.manual_seed(seed)
-    run = recipes.Run("ssd", epochs, rec.batch_size, rec.lr, seed, options={k: o.default for k, o in rec.options.items()})
+    defaults = {k: o.default for k, o in rec.options.items()}
+    run = recipes.Run("ssd", epochs, rec.batch_size, rec.lr, seed, options=defaults)
     train_set, test_set, names = datasets(run)
     reference = ssd_small(len(names) + 1, width=run.options["width"])
     model = torch_ssd_small(torch, reference)

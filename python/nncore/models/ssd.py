@@ -14,7 +14,6 @@ classes) and ssd_small(...) for 64 x 64 inputs, which trains on a laptop CPU in 
 Labels follow torchvision: 0 is the background, objects are 1 .. num_classes - 1. Boxes are
 fractions of the image's width and height, (x1, y1, x2, y2) with x1 < x2 and y1 < y2."""
 
-import itertools
 import math
 import numbers
 
@@ -49,8 +48,8 @@ CONFIGS = {"ssd300": SSD300_CONFIG, "small": SMALL_CONFIG}
 VARIANCES = (0.1, 0.2)
 
 __all__ = ["CONFIGS", "L2Norm", "MultiBoxLoss", "SMALL_CONFIG", "SSD", "SSD300_CONFIG", "center_size", "decode",
-           "detect", "encode", "linear_scales", "match", "point_form", "prior_boxes", "priors_per_location",
-           "ssd300", "ssd_small"]
+           "detect", "encode", "hard_negatives", "linear_scales", "match", "point_form", "prior_boxes",
+           "priors_per_location", "ssd300", "ssd_small"]
 
 
 # ---------------------------------------------------------------- default boxes
