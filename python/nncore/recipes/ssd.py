@@ -15,7 +15,7 @@ import numpy as np
 from .. import optim
 from ..data import DataLoader
 from ..data.detection import (SHAPE_CLASSES, VOC_CLASSES, Resize, SSDAugmentation, ShapesDetection, VOCDetection,
-                              detection_collate, draw_boxes)
+                              detection_collate, draw_boxes, resize_image)
 from ..data.readers import load_image
 from ..metrics import mean_average_precision
 from ..models.ssd import SMALL_CONFIG, MultiBoxLoss, ssd_small
@@ -181,15 +181,15 @@ def _draw_curves(fig, history):
 
 
 def _draw_detections(fig, model, test_set, names, run, count=8):
-    fig.set_size_inches(2.2 * count / 2, 4.6)
+    fig.set_size_inches(2.6 * count / 2, 5.4)
     axes = fig.subplots(2, count // 2)
     images, _ = detection_collate([test_set[i] for i in range(count)])
     for ax, image, found in zip(axes.ravel(), images, model.detect(to_device(images, run))):
         found = {k: _host(v) for k, v in found.items()}
         keep = found["scores"] >= 0.5
         try:
-            drawn = draw_boxes(image, found["boxes"][keep] * image.shape[1], found["labels"][keep],
-                               found["scores"][keep], names, width=1)
+            drawn = draw_boxes(resize_image(image, (192, 192)), found["boxes"][keep] * 192, found["labels"][keep],
+                               found["scores"][keep], names)
             ax.imshow(np.asarray(drawn))
         except ImportError:
             ax.imshow(image.transpose(1, 2, 0))
