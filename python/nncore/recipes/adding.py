@@ -5,6 +5,8 @@ Predicting 1.0 scores MSE 1/6 (the variance of the sum). LSTM, GRU, the plain
 Elman RNN and the LSTM with peepholes are trained on the same budget of fresh
 batches (an epoch is `--steps-per-epoch` of them) and tested on a fixed set."""
 
+import time
+
 import numpy as np
 
 import nncore
@@ -58,8 +60,9 @@ def train(run):
         raise RecipeError(f"--length must be at least 2, got {length}")
     x_test, y_test = adding_batch(length, TEST_SIZE, run.rng(99))
     baseline = mse(np.ones_like(y_test), y_test)
-    results, state, curves = {}, {}, {}
+    results, state, curves, seconds = {}, {}, {}, {}
     for k, cell in enumerate(cells):
+        start = time.perf_counter()
         nncore.manual_seed(run.seed * 100 + k)
         model = SequenceRegressor(cell, 2, hidden, 1)
         opt = optim.Adam(model.parameters(), lr=run.lr)
@@ -76,11 +79,12 @@ def train(run):
         results[cell] = curve[-1][2]
         curves[cell] = np.array(curve)
         state[cell] = model.state_dict()
+        seconds[cell] = time.perf_counter() - start
     run.log("test MSE after the same budget: " + ", ".join(f"{c} {v:.4f}" for c, v in results.items()) +
             f"; predicting 1.0: {baseline:.4f}")
     run.picture("adding_loss_curves", _draw_curves, curves, baseline, length)
     value = results.get("lstm", next(iter(results.values())))
-    return Trained(value, state, {"test_mse": results, "baseline_mse": baseline,
+    return Trained(value, state, {"test_mse": results, "baseline_mse": baseline, "seconds": seconds,
                                   "steps": run.epochs * run.options["steps_per_epoch"]})
 
 

@@ -175,7 +175,7 @@ def _teacher_model(run):
 
 
 @recipe("teacher", "output-recurrent network with teacher forcing (optionally scheduled sampling), run free at test",
-        metric="free-running test MSE (lower is better)", epochs=400, lr=0.01, higher_is_better=False,
+        metric="free-running test MSE (lower is better)", epochs=2000, lr=0.01, higher_is_better=False,
         options={"hidden": Option(32, "hidden units"),
                  "scheduled_sampling": Option(False, "feed the model's own outputs with a probability rising "
                                                      "linearly from 0 to --sampling-max over training"),
@@ -194,7 +194,7 @@ def train_teacher(run):
         else:
             out = model(ut, prev)  # teacher forcing: every step at once
         loss, _ = step(model, F.mse_loss(out, yt), opt, run.options["clip"])
-        if epoch % 25 == 0 or epoch == run.epochs:
+        if epoch % 100 == 0 or epoch == run.epochs:
             forced, free, _, _ = teacher_errors(model, u_test, y_test)
             run.epoch(epoch, train_mse=loss, own_output_prob=own, test_forced_mse=forced, test_free_mse=free)
     forced, free, forced_out, free_out = teacher_errors(model, u_test, y_test)

@@ -7,6 +7,8 @@ by beam search (`--beam K`). Three decoders on the same budget: no attention,
 additive (Bahdanau) attention, and "attention with LSTM" (the context also fed
 to the output layer; models/seq2seq.py says how they differ)."""
 
+import time
+
 import numpy as np
 
 import nncore
@@ -99,8 +101,9 @@ def train(run):
     test_set = _test_set(run)
     held_out = frozenset(test_set)
     longest = high + 1
-    results, state, pictures = {}, {}, {}
+    results, state, pictures, seconds = {}, {}, {}, {}
     for attention in _attentions(run):
+        start = time.perf_counter()
         model = _model(run, attention, vocab)
         opt = optim.Adam(model.parameters(), lr=run.lr)
         sched = optim.lr_scheduler.CosineAnnealingLR(opt, run.epochs)
@@ -126,13 +129,15 @@ def train(run):
         run.log(f"{attention}: held-out exact-sequence accuracy " +
                 ", ".join(f"{k} {v:.4f}" for k, v in results[attention].items()))
         state[attention] = model.state_dict()
+        seconds[attention] = time.perf_counter() - start
         if attention != "none":
             pictures[attention] = _attention_maps(model, vocab, test_set[:4], longest)
     for attention, maps in pictures.items():
         run.picture(f"seq2seq_attention_{attention}", _draw_attention, maps, attention)
     decoding = "beam" if run.options["beam"] > 1 else "greedy"
     headline = "additive" if "additive" in results else next(iter(results))
-    return Trained(results[headline][decoding], state, {"exact_accuracy": results, "decoding": decoding})
+    return Trained(results[headline][decoding], state, {"exact_accuracy": results, "decoding": decoding,
+                                                        "seconds": seconds})
 
 
 @evaluator("seq2seq")
