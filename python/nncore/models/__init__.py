@@ -4,10 +4,13 @@ from .cnn import AllConvNet, LeNet, all_cnn_c
 from .hopfield import HopfieldNetwork
 from .mlp import MLP
 from .perceptron import Perceptron
+from .resnet import ResNet, resnet18, resnet34, resnet50
 from .rnn import CharLM, ElmanRNN, OutputRecurrentNet, SequenceRegressor, SequenceTagger
 from .seq2seq import AdditiveAttention, Seq2Seq
 from .ssd import SSD, MultiBoxLoss, ssd300, ssd_small
+from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 __all__ = ["AllConvNet", "LeNet", "all_cnn_c", "HopfieldNetwork", "MLP", "Perceptron", "SSD", "MultiBoxLoss", "ssd300",
            "ssd_small", "AdditiveAttention", "CharLM", "ElmanRNN", "OutputRecurrentNet", "Seq2Seq", "SequenceRegressor",
-           "SequenceTagger"]
+           "SequenceTagger", "ResNet", "resnet18", "resnet34", "resnet50", "VGG", "vgg11", "vgg11_bn",
+           "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
