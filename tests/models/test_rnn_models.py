@@ -2,6 +2,7 @@
 adding, birnn and charlm (with `nncore sample`); gradient clipping against
 PyTorch; bad input naming the argument."""
 
+import json
 import math
 
 import numpy as np
@@ -161,6 +162,14 @@ def test_elman_learns_the_sines_and_reloads(tmp_path):
     assert truncated.details["window"] == 25 and truncated.value < truncated.details["last_value_mse"]
 
 
+def test_command_prints_the_headline_as_json(tmp_path, capsys):
+    assert main(["train", "elman", "--epochs", "20", "--tbptt", "25", "--quiet", "--json", "--out", str(tmp_path)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["model"] == "elman" and line["metric"].startswith("test MSE") and line["value"] > 0
+    assert main(["train", "elman", "--epochs", "1", "--tbptt", "-3", "--quiet"]) == 2
+    assert "--tbptt" in capsys.readouterr().err
+
+
 def test_teacher_forcing_learns_the_plant_and_shows_the_gap():
     result = recipes.train("teacher", epochs=300)
     d = result.details
@@ -180,7 +189,7 @@ def test_adding_lstm_learns_a_short_lag():
 
 
 def test_birnn_sees_the_future():
-    result = recipes.train("birnn", epochs=3, sentences_per_epoch=3000)
+    result = recipes.train("birnn", epochs=3)
     acc = result.details["accuracy"]
     assert acc["bidirectional"] > result.details["majority_tag_accuracy"] + 0.05
     assert acc["bidirectional"] > acc["unidirectional"]
@@ -228,4 +237,4 @@ def test_birnn_reaches_098():
 @pytest.mark.slow
 def test_charlm_bits_per_character():
     result = recipes.train("charlm")
-    assert result.value < result.details["unigram_bpc"] - 1.5
+    assert result.value < 2.5 and result.value < result.details["unigram_bpc"] - 2

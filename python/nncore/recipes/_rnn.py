@@ -1,11 +1,10 @@
 """Pieces the recurrent recipes share: one optimisation step with gradient
-clipping by global norm, the clipping option, and saving/loading of a model
-with the arguments that rebuild it."""
+clipping by global norm, the clipping option, the CPU-only check and MSE."""
 
 import numpy as np
 
 from .. import nn
-from . import Option
+from . import Option, RecipeError
 
 CLIP = Option(1.0, "clip the gradients' global norm to this (nn.utils.clip_grad_norm_; 0: no clipping)")
 
@@ -22,3 +21,9 @@ def step(model, loss, optimizer, max_norm):
 
 def mse(a, b):
     return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+
+
+def cpu_only(run):
+    """The recurrent recipes run on the CPU (their batches are built with NumPy)."""
+    if run.device != "cpu":
+        raise RecipeError(f"recipe {run.model!r} runs on the CPU only (--device cpu), got --device {run.device}")

@@ -14,7 +14,7 @@ from .. import functional as F
 from .. import optim
 from ..models.rnn import CELLS, SequenceRegressor
 from . import Option, RecipeError, Trained, evaluator, recipe
-from ._rnn import CLIP, mse, step
+from ._rnn import CLIP, cpu_only, mse, step
 
 TEST_SIZE = 2000
 
@@ -54,6 +54,7 @@ def heldout_mse(model, x, target):
                  "steps_per_epoch": Option(100, "fresh batches per epoch"),
                  "clip": CLIP})
 def train(run):
+    cpu_only(run)
     cells = _cells(run)
     length, hidden = run.options["length"], run.options["hidden"]
     if length < 2:
@@ -90,6 +91,7 @@ def train(run):
 
 @evaluator("adding")
 def evaluate(run, state):
+    cpu_only(run)
     x_test, y_test = adding_batch(run.options["length"], TEST_SIZE, run.rng(99))
     cell = "lstm" if "lstm" in state else next(iter(state))
     model = SequenceRegressor(cell, 2, run.options["hidden"], 1)

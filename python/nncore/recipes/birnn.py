@@ -15,7 +15,7 @@ from .. import optim
 from ..data.text import Vocabulary, pad_sequences
 from ..models.rnn import SequenceTagger, masked_cross_entropy
 from . import Option, Trained, evaluator, recipe
-from ._rnn import CLIP, step
+from ._rnn import CLIP, cpu_only, step
 
 WORDS = ("ash", "birch", "cedar", "elm", "fir", "hazel", "holly", "larch", "lime", "maple",
          "oak", "pine", "plum", "poplar", "rowan", "spruce", "walnut", "willow", "yew", "alder")
@@ -86,6 +86,7 @@ def _model(run, bidirectional, vocab):
                  "sentences_per_epoch": Option(6000, "fresh training sentences per epoch"),
                  "clip": CLIP})
 def train(run):
+    cpu_only(run)
     vocab = vocabulary()
     test_set = make_sentences(TEST_SIZE, run.rng(2))
     results, state = {}, {}
@@ -121,6 +122,7 @@ def _majority_accuracy(sentences):
 
 @evaluator("birnn")
 def evaluate(run, state):
+    cpu_only(run)
     vocab = vocabulary()
     model = _model(run, True, vocab)
     model.load_state_dict(state["bidirectional"])

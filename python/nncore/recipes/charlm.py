@@ -16,7 +16,7 @@ from .. import optim
 from ..data.text import CharVocabulary, load_text
 from ..models.rnn import CharLM
 from . import Option, RecipeError, Trained, evaluator, recipe, sampler
-from ._rnn import CLIP, step
+from ._rnn import CLIP, cpu_only, step
 
 STREAMS_VALID = 8
 PRIME = "HAMLET.\n"
@@ -66,13 +66,14 @@ def _model(run, vocab_size):
 
 
 @recipe("charlm", "2-layer LSTM character language model on Shakespeare's Hamlet; sample it with `nncore sample`",
-        metric="validation bits per character (lower is better)", epochs=10, batch_size=32, lr=2e-3,
+        metric="validation bits per character (lower is better)", epochs=10, batch_size=32, lr=4e-3,
         higher_is_better=False,
         options={"hidden": Option(256, "hidden units of each LSTM layer"),
-                 "bptt": Option(100, "characters per truncated-BPTT window"),
+                 "bptt": Option(50, "characters per truncated-BPTT window"),
                  "dropout": Option(0.2, "dropout between the two LSTM layers"),
                  "clip": CLIP})
 def train(run):
+    cpu_only(run)
     text = load_text()
     vocab = CharVocabulary.from_text(text)
     train_text, valid_text = split_text(text)
@@ -119,6 +120,7 @@ def _load(run, state):
 
 @evaluator("charlm")
 def evaluate(run, state):
+    cpu_only(run)
     model, vocab = _load(run, state)
     _, valid_text = split_text(load_text())
     return bits_per_char(model, vocab.encode(valid_text))
@@ -126,6 +128,7 @@ def evaluate(run, state):
 
 @sampler("charlm")
 def sample(run, state, temperature, length, prime):
+    cpu_only(run)
     model, vocab = _load(run, state)
     prime = prime or PRIME
     unknown = sorted(set(prime) - set(vocab.itos))

@@ -22,7 +22,7 @@ from .. import functional as F
 from .. import optim
 from ..models.rnn import ElmanRNN, OutputRecurrentNet
 from . import Option, RecipeError, Trained, evaluator, recipe
-from ._rnn import CLIP, mse, step
+from ._rnn import CLIP, cpu_only, mse, step
 
 SERIES_LENGTH, TRAIN_STEPS, STREAMS = 3000, 2000, 16
 FREE_STEPS = 200
@@ -77,6 +77,7 @@ def _elman_model(run):
                  "noise": Option(0.05, "std of the noise added to the series"),
                  "clip": CLIP})
 def train_elman(run):
+    cpu_only(run)
     series, _ = noisy_sines(noise=run.options["noise"], seed=run.seed)
     x, y = _streams(series)
     model = _elman_model(run)
@@ -109,6 +110,7 @@ def train_elman(run):
 
 @evaluator("elman")
 def evaluate_elman(run, state):
+    cpu_only(run)
     model = _elman_model(run)
     model.load_state_dict(state["model"])
     series, _ = noisy_sines(noise=run.options["noise"], seed=run.seed)
@@ -182,6 +184,7 @@ def _teacher_model(run):
                  "sampling_max": Option(0.5, "largest probability of feeding the model's own output"),
                  "clip": CLIP})
 def train_teacher(run):
+    cpu_only(run)
     (u, y), (u_test, y_test) = teacher_data(run.seed)
     model = _teacher_model(run)
     opt = optim.Adam(model.parameters(), lr=run.lr)
@@ -207,6 +210,7 @@ def train_teacher(run):
 
 @evaluator("teacher")
 def evaluate_teacher(run, state):
+    cpu_only(run)
     model = _teacher_model(run)
     model.load_state_dict(state["model"])
     _, (u_test, y_test) = teacher_data(run.seed)

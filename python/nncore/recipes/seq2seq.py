@@ -17,7 +17,7 @@ from ..data.text import PAD, UNK, Vocabulary, pad_sequences
 from ..models.rnn import masked_cross_entropy
 from ..models.seq2seq import ATTENTIONS, Seq2Seq, strip_after_eos
 from . import Option, RecipeError, Trained, evaluator, recipe
-from ._rnn import CLIP, step
+from ._rnn import CLIP, cpu_only, step
 
 BOS, EOS = "<bos>", "<eos>"
 TEST_SIZE = 1000
@@ -92,6 +92,7 @@ def _attentions(run):
                  "max_digits": Option(20, "longest digit string"),
                  "clip": CLIP})
 def train(run):
+    cpu_only(run)
     if run.options["beam"] < 1:
         raise RecipeError(f"--beam must be at least 1, got {run.options['beam']}")
     low, high = run.options["min_digits"], run.options["max_digits"]
@@ -142,6 +143,7 @@ def train(run):
 
 @evaluator("seq2seq")
 def evaluate(run, state):
+    cpu_only(run)
     vocab = vocabulary()
     attention = "additive" if "additive" in state else next(iter(state))
     model = _model(run, attention, vocab)
