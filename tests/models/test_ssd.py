@@ -482,5 +482,5 @@ def test_recipe_reads_a_voc_folder(tmp_path):
 def test_recipe_reaches_the_issue_target():
     from nncore import recipes
 
-    result = recipes.train("ssd", threads=2)
+    result = recipes.train("ssd", threads=1)          # `nncore train ssd --threads 1`: 0.9455 measured
     assert result.value >= 0.9, result.details
