@@ -88,9 +88,11 @@ def teacher(seed, threads, epochs=2000):
 
     (u, y), (u_test, y_test) = rec.teacher_data(seed)
     ut, yt, prev = (torch.from_numpy(np.ascontiguousarray(a[:, :, None])) for a in (u, y, rec._fed_back(y)))
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    opt = torch.optim.Adam(model.parameters(), lr=0.03)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     for _ in range(epochs):
         _step(torch, model, torch.nn.functional.mse_loss(step_fn(ut, prev), yt), opt)
+        sched.step()
     with torch.no_grad():
         ut = torch.from_numpy(u_test[:, :, None])
         p, outs = torch.zeros(u_test.shape[1], 1), []

@@ -494,7 +494,10 @@ class LSTM(_RNNBase):
 def _permute(x, index, inverse):
     """x[index] where index permutes x's elements; the backward gathers with the
     inverse permutation (no scatter-add)."""
-    return _make(x.data[index], (x,), lambda g: (g[inverse],))
+    def permute_backward(g):
+        return (g[inverse],)
+
+    return _make(x.data[index], (x,), permute_backward)
 
 
 class _Padding:
