@@ -171,9 +171,9 @@ def test_command_prints_the_headline_as_json(tmp_path, capsys):
 
 
 def test_teacher_forcing_learns_the_plant_and_shows_the_gap():
-    result = recipes.train("teacher", epochs=300)
+    result = recipes.train("teacher", epochs=500)
     d = result.details
-    assert d["test_forced_mse"] < 0.01 and d["test_free_mse"] > d["test_forced_mse"]
+    assert d["test_forced_mse"] < 0.005 and d["test_free_mse"] > d["test_forced_mse"]
     assert result.value == d["test_free_mse"]
     sampled = recipes.train("teacher", epochs=3, scheduled_sampling=True)
     assert sampled.history["own_output_prob"][-1] == pytest.approx(0.5)
