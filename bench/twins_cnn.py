@@ -1,7 +1,7 @@
 """PyTorch twins of the cnn, allconv, resnet, vgg and transfer recipes for
 bench/compare_models.py: the same networks (layers, widths, initialisation),
 the same digits, split, batches (one NumPy generator shuffles and shifts both),
-optimiser (AdamW, weight decay 0), cosine schedule, label smoothing and epochs,
+optimiser (Adam), cosine schedule, label smoothing and epochs,
 written with torch.nn; each returns the recipe's headline metric."""
 
 import time
@@ -35,12 +35,12 @@ def _train_epoch(torch, model, x, y, opt, order, batch_size, shift, label_smooth
 
 
 def _fit_digits(torch, model, seed, epochs, lr, batch_size=32, size=32, shift=2):
-    """The recipes' fit_digits: AdamW + cosine over `epochs`, label smoothing 0.1,
+    """The recipes' fit_digits: Adam + cosine over `epochs`, label smoothing 0.1,
     random shifts; test accuracy after the last epoch (evaluated every epoch, as there)."""
     train_set, test_set = digits_datasets(size=size)
     x, y = _arrays(train_set)
     xt, yt = (torch.from_numpy(a) for a in _arrays(test_set))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     order = np.random.default_rng([seed, 1])
     augment = transforms.RandomAffineShift(shift, generator=np.random.default_rng([seed, 2]))
@@ -136,7 +136,7 @@ def resnet(seed, threads, epochs=5, width=16):
     import torch
 
     return _timed(torch, seed, threads, epochs,
-                  lambda: _fit_digits(torch, _resnet18(torch, width), seed, epochs, 2e-3))
+                  lambda: _fit_digits(torch, _resnet18(torch, width), seed, epochs, 5e-3))
 
 
 def vgg(seed, threads, epochs=5, channels=(8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 64, 64, "M"), hidden=256):
@@ -173,7 +173,7 @@ def transfer(seed, threads, epochs=10, source_epochs=15, shots=10):
         shift = transforms.RandomAffineShift(2, generator=rng(2))
         xs, ys = _arrays(source_train)
         source = _lenet(torch, 5)
-        opt = torch.optim.AdamW(source.parameters(), lr=2e-3, weight_decay=0.0)
+        opt = torch.optim.Adam(source.parameters(), lr=2e-3)
         order = rng(1)
         for _ in range(source_epochs):
             _train_epoch(torch, source, xs, ys, opt, order, 32, shift)
@@ -183,7 +183,7 @@ def transfer(seed, threads, epochs=10, source_epochs=15, shots=10):
         models = [tuned, _lenet(torch, 5)]
         x, y = _arrays(target_train)
         xt, yt = (torch.from_numpy(a) for a in _arrays(target_test))
-        opts = [torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=2e-3, weight_decay=0.0)
+        opts = [torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=2e-3)
                 for m in models]
         orders = [rng(10), rng(11)]
         accuracy = [0.0, 0.0]

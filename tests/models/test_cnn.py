@@ -11,6 +11,8 @@ from nncore.models import AllConvNet, LeNet, all_cnn_c
 from nncore.models.cnn import deconvnet, max_unpool
 from nncore.recipes.cnn import digits_classifier
 
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
+
 
 def n_params(model):
     return sum(p.numel() for p in model.parameters())

@@ -121,8 +121,9 @@ def deconvnet(features, x, layer, unit, position=None):
     features[layer], keeps only channel `unit` at its strongest position in each
     image (or at `position` (row, col)), and projects that activation back to
     pixel space: max-unpooling with the recorded switches, ReLU, then
-    conv_transpose2d with the layer's own filters (no bias). Returns the
-    reconstructions (N, C, H, W) as a NumPy array."""
+    conv_transpose2d with the layer's own filters (no bias). Put the model in
+    eval mode first (Dropout then passes through). Returns the reconstructions
+    (N, C, H, W) as a NumPy array."""
     layers = list(features)
     if not 0 <= layer < len(layers):
         raise ValueError(f"deconvnet: layer must index features (0..{len(layers) - 1}), got {layer!r}")

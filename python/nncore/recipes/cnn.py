@@ -1,9 +1,10 @@
 """`nncore train cnn` and `nncore train allconv`: LeNet-5 on the real digits
 upsampled to 32x32 and the All-Convolutional net (a quarter of All-CNN-C's
-widths) on them upsampled to 16x16 (pixels in [0, 1]), trained with AdamW, a
-cosine schedule, label smoothing and random shifts of half an original pixel. Pictures: learning curves, the first layer's filters, feature
-maps of one test digit, and deconvnet reconstructions (Zeiler & Fergus) of what
-units of the deepest layer respond to in the test images exciting them most.
+widths) on them upsampled to 16x16 (pixels in [0, 1]), trained with Adam, a
+cosine schedule, label smoothing and random shifts of half an original pixel.
+Pictures: learning curves, the first layer's filters, feature maps of one test
+digit, and deconvnet reconstructions (Zeiler & Fergus) of what units of a deep
+layer respond to in the test images exciting them most.
 
 `digits_classifier()` gives the trained LeNet to other recipes (the DCGAN's
 samples are labelled with it)."""
@@ -15,18 +16,18 @@ from .. import nn, optim
 from ..data import digits_datasets, transforms
 from ..models.cnn import LeNet, all_cnn_c, deconvnet
 from . import Option, Trained, evaluator, load_weights, recipe
-from ._common import draw_learning_curves, evaluate_classifier, fit_classifier, to_device
+from ._common import draw_learning_curves, evaluate_classifier, fit_classifier
 from ._run import Run
 
 CNN_EPOCHS, CNN_BATCH, CNN_LR = 30, 32, 2e-3
 
 
-def fit_digits(run, model, size=32, shift=2, weight_decay=0.0, label_smoothing=0.1):
-    """Trains `model` on the digits upsampled to size x size with AdamW (run.lr)
+def fit_digits(run, model, size=32, shift=2, label_smoothing=0.1):
+    """Trains `model` on the digits upsampled to size x size with Adam (run.lr)
     and a cosine schedule over run.epochs, label smoothing and random shifts of
     up to `shift` pixels; returns (test accuracy, test set)."""
     train_set, test_set = digits_datasets(size=size)
-    opt = optim.AdamW(model.parameters(), lr=run.lr, weight_decay=weight_decay)
+    opt = optim.Adam(model.parameters(), lr=run.lr)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, run.epochs)
     augment = transforms.RandomAffineShift(shift, generator=run.rng(2)) if shift else None
     accuracy = fit_classifier(run, model, train_set, test_set, opt, scheduler=sched, augment=augment,

@@ -18,7 +18,7 @@ def resnet_model(options):
 
 
 @recipe("resnet", "ResNet-18/34 (shortcut A, B or C) learns the digits at 32x32 in a few epochs",
-        metric="digits test accuracy", epochs=5, batch_size=32, lr=2e-3,
+        metric="digits test accuracy", epochs=5, batch_size=32, lr=5e-3,
         options={"depth": Option(18, "18 or 34 layers", tuple(DEPTHS)),
                  "shortcut": Option("B", "A: zero-padding identity, B: projection where the shape changes, "
                                          "C: projection on every block", SHORTCUTS),

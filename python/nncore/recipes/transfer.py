@@ -67,7 +67,7 @@ def train(run):
     shift = transforms.RandomAffineShift(2, generator=run.rng(2))
 
     source = LeNet(num_classes=len(SOURCE)).to(run.device)
-    opt = optim.AdamW(source.parameters(), lr=2e-3, weight_decay=0.0)
+    opt = optim.Adam(source.parameters(), lr=2e-3)
     loader = DataLoader(source_train, batch_size=32, shuffle=True, generator=run.rng(1))
     for epoch in range(1, run.options["source_epochs"] + 1):
         train_epoch(run, source, loader, opt, f"digits 0-4, epoch {epoch}", shift)
@@ -79,7 +79,7 @@ def train(run):
     run.log(f"fine-tuning {n_trainable} of {sum(p.numel() for p in tuned.parameters())} parameters "
             f"on {len(target_train)} images of digits 5-9")
     runs = {"finetune": tuned, "scratch": scratch}
-    opts = {k: optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=run.lr, weight_decay=0.0)
+    opts = {k: optim.Adam([p for p in m.parameters() if p.requires_grad], lr=run.lr)
             for k, m in runs.items()}
     loaders = {k: DataLoader(target_train, batch_size=run.batch_size, shuffle=True, generator=run.rng(10 + i))
                for i, k in enumerate(runs)}
