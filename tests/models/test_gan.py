@@ -232,3 +232,73 @@ def test_dcgan_forward_and_backward_match_pytorch(rng, image_size):
         buffers = dict(tnet.named_buffers())
         for name, b in net.named_buffers():                                   # BatchNorm running statistics
             np.testing.assert_allclose(b.numpy(), buffers[name[len("main."):]].numpy(), rtol=1e-4, atol=1e-6)
+
+
+# ---- the gan recipe ----------------------------------------------------------------------------------------------
+def saved(path):
+    return nncore.load(path, as_tensors=False)["state"]
+
+
+def assert_same_state(a, b, path=""):
+    assert type(a) is type(b) or (np.isscalar(a) and np.isscalar(b)), path
+    if isinstance(a, dict):
+        assert sorted(a, key=str) == sorted(b, key=str), path
+        for k in a:
+            assert_same_state(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{path}/{i}")
+    else:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=path)
+
+
+def test_gan_recipe_learns_the_ring(tmp_path):
+    result = recipes.train("gan", epochs=2, steps_per_epoch=400, out=tmp_path)
+    hist = result.history
+    assert hist["near_mode"][0] < hist["near_mode"][1]
+    assert result.value >= 4 and hist["near_mode"][1] > 0.3           # from 0 modes and 0 % near a mode at step 0
+    assert result.value == hist["modes"][-1]
+    assert len(result.details["curves"]["d_loss"]) == 800
+    assert (tmp_path / "gan_samples.png").stat().st_size > 20_000
+    assert (tmp_path / "gan_losses.png").stat().st_size > 20_000
+    assert recipes.evaluate("gan", result.weights).value == result.value
+
+
+def test_gan_resume_continues_the_same_run(tmp_path):
+    small = dict(steps_per_epoch=15, decay_epoch=2, batch_size=64)       # epoch 2 runs at lr / 10
+    whole = recipes.train("gan", epochs=2, out=tmp_path / "whole", **small)
+    recipes.train("gan", epochs=1, out=tmp_path / "first", **small)
+    resumed = recipes.train("gan", epochs=2, out=tmp_path / "resumed", resume=str(tmp_path / "first" / "gan.npz"),
+                            **small)
+    a, b = saved(whole.weights), saved(resumed.weights)
+    assert_same_state(a, b)                        # both nets, both optimisers, history and step-wise loss curves
+    assert len(b["extra"]["d_loss"]) == 30 and b["opt_g"]["state"][0]["step"] == 30
+    assert resumed.history == whole.history
+    with pytest.raises(recipes.RecipeError, match="already trained 2 epochs"):
+        recipes.train("gan", epochs=2, resume=whole.weights, **small)
+    with pytest.raises(recipes.RecipeError, match="trained with"):
+        recipes.train("gan", epochs=3, resume=whole.weights, **dict(small, steps_per_epoch=16))
+    with pytest.raises(recipes.RecipeError, match="no such file"):
+        recipes.train("gan", epochs=3, resume=str(tmp_path / "missing.npz"), **small)
+    with pytest.raises(recipes.RecipeError, match="not 'dcgan'"):
+        recipes.train("dcgan", epochs=3, resume=whole.weights)
+
+
+def test_gan_command_line(tmp_path, capsys):
+    from nncore import cli
+
+    assert cli.main(["train", "gan", "--epochs", "1", "--steps-per-epoch", "5", "--batch-size", "32",
+                     "--loss", "minimax", "--out", str(tmp_path), "--quiet", "--json"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith('{"model": "gan", "metric": "modes covered (of 8)", "value": ')
+    with pytest.raises(SystemExit) as exit_info:                    # argparse rejects a loss it does not offer
+        cli.main(["train", "gan", "--loss", "hinge", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_gan_recipe_covers_all_eight_modes():
+    result = recipes.train("gan")
+    assert result.value == 8 and result.details["near_mode"] >= 0.8
+    assert all(c >= 50 for c in result.details["counts"])

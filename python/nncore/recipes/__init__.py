@@ -263,3 +263,4 @@ def sample(name, weights, *, temperature=1.0, length=400, prime=None, seed=0, th
 from . import perceptron, mlp, hopfield, cnn, ssd  # noqa: E402,F401  (each registers its recipes)
 from . import elman, adding, birnn, charlm, seq2seq  # noqa: E402,F401
 from . import resnet, vgg, transfer  # noqa: E402,F401
+from . import gan, dcgan, vae  # noqa: E402,F401
