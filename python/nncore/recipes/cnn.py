@@ -25,12 +25,13 @@ CNN_EPOCHS, CNN_BATCH, CNN_LR = 30, 32, 2e-3
 def fit_digits(run, model, size=32, shift=2, label_smoothing=0.1):
     """Trains `model` on the digits upsampled to size x size with Adam (run.lr)
     and a cosine schedule over run.epochs, label smoothing and random shifts of
-    up to `shift` pixels; returns (test accuracy, test set)."""
+    up to `shift` pixels (data parallel under `--distributed`); returns (test
+    accuracy, test set)."""
     train_set, test_set = digits_datasets(size=size)
     opt = optim.Adam(model.parameters(), lr=run.lr)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, run.epochs)
     augment = transforms.RandomAffineShift(shift, generator=run.rng(2)) if shift else None
-    accuracy = fit_classifier(run, model, train_set, test_set, opt, scheduler=sched, augment=augment,
+    accuracy = fit_classifier(run, run.parallel(model), train_set, test_set, opt, scheduler=sched, augment=augment,
                               label_smoothing=label_smoothing)
     return accuracy, test_set
 
@@ -44,7 +45,8 @@ def train_lenet(run):
 
 @recipe("cnn", "LeNet-5 on the digits at 32x32: filters, feature maps and deconvnet reconstructions",
         metric="digits test accuracy", epochs=CNN_EPOCHS, batch_size=CNN_BATCH, lr=CNN_LR,
-        options={"shift": Option(2, "random shift of training images, in pixels (0 turns it off)")})
+        options={"shift": Option(2, "random shift of training images, in pixels (0 turns it off)")},
+        distributed=True)
 def train_cnn(run):
     model, accuracy, test_set = train_lenet(run)
     _pictures(run, model, test_set, "cnn", "LeNet-5", deep_layer=5)
@@ -89,7 +91,8 @@ def allconv_model(options):
 @recipe("allconv", "the All-Convolutional net (strided convs, 1x1 convs, global average pooling) on the digits",
         metric="digits test accuracy", epochs=20, batch_size=32, lr=2e-3,
         options={"width_mult": Option(0.25, "channel widths as a fraction of All-CNN-C's 96 and 192"),
-                 "dropout": Option(False, "the paper's dropout (0.2 on the input, 0.5 after each stride-2 conv)")})
+                 "dropout": Option(False, "the paper's dropout (0.2 on the input, 0.5 after each stride-2 conv)")},
+        distributed=True)
 def train_allconv(run):
     model = allconv_model(run.options).to(run.device)
     accuracy, test_set = fit_digits(run, model, size=ALLCONV_SIZE, shift=1)

@@ -22,7 +22,8 @@ def resnet_model(options):
         options={"depth": Option(18, "18 or 34 layers", tuple(DEPTHS)),
                  "shortcut": Option("B", "A: zero-padding identity, B: projection where the shape changes, "
                                          "C: projection on every block", SHORTCUTS),
-                 "width": Option(16, "channels of the first stage (torchvision's ResNets: 64)")})
+                 "width": Option(16, "channels of the first stage (torchvision's ResNets: 64)")},
+        distributed=True)
 def train(run):
     model = resnet_model(run.options).to(run.device)
     accuracy, _ = fit_digits(run, model, size=32, shift=2)

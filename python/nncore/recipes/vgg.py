@@ -26,7 +26,8 @@ def vgg_model(options):
         metric="digits test accuracy", epochs=5, batch_size=32, lr=2e-3,
         options={"depth": Option(11, "VGG-11, -13, -16 or -19", tuple(DEPTHS)),
                  "width_mult": Option(0.125, "channels as a fraction of VGG's 64..512"),
-                 "hidden": Option(256, "units of the two hidden dense layers (VGG: 4096)")})
+                 "hidden": Option(256, "units of the two hidden dense layers (VGG: 4096)")},
+        distributed=True)
 def train(run):
     model = vgg_model(run.options).to(run.device)
     accuracy, _ = fit_digits(run, model, size=32, shift=2)
