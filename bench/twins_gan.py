@@ -66,6 +66,21 @@ def torch_dcgan(torch, generator, discriminator):
     return Net(generator, False), Net(discriminator, True)
 
 
+def torch_packed_discriminator(torch, reference):
+    """nncore's MLPDiscriminator in PyTorch (pack rows concatenated, logits (N // pack,)), weights copied."""
+
+    class Packed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.main = torch_sequential(torch, reference.main)
+            copy_weights(torch, self, reference)
+
+        def forward(self, x):
+            return self.main(x.reshape(x.shape[0] // reference.pack, -1)).reshape(-1)
+
+    return Packed()
+
+
 def torch_adversarial_step(torch, G, D, opt_g, opt_d, real, z, loss="non-saturating"):
     """The recipes' step in PyTorch: D on real and detached G(z), then G through a frozen D."""
     bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -112,10 +127,10 @@ def gan(seed, threads, loss="non-saturating"):
     epochs, batch, lr, steps = rec.epochs, rec.batch_size, rec.lr, options["steps_per_epoch"]
     nncore.manual_seed(seed)
     reference_g = nncore.models.mlp_generator(recipe.NZ, recipe.HIDDEN, 2, recipe.DEPTH)
-    reference_d = nncore.models.mlp_discriminator(2, recipe.HIDDEN, recipe.DEPTH)
+    reference_d = nncore.models.mlp_discriminator(2, recipe.HIDDEN, recipe.DEPTH, options["pack"])
     start = time.perf_counter()
     G = copy_weights(torch, torch_sequential(torch, reference_g), reference_g)
-    D = copy_weights(torch, torch_sequential(torch, reference_d), reference_d)
+    D = torch_packed_discriminator(torch, reference_d)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     replay = _Replay(seed)
@@ -165,7 +180,7 @@ def dcgan(seed, threads):
     with torch.no_grad():
         samples = (G(torch.from_numpy(recipe.fixed_noise(run, recipe.QUALITY_SAMPLES, 4)[:, :, None, None])).numpy()
                    + 1) / 2
-    present, histogram, confidence = recipe.judge(samples, run)
+    present, histogram, confidence = recipe.judge(samples, run, recipe.judge_classifier(run))
     return {"value": present, "confidence": confidence, "histogram": histogram.tolist(), "epochs": epochs,
             "seconds": seconds}
 

@@ -67,3 +67,50 @@ def test_bad_sizes_name_the_argument():
         ConvVAE(image_size=12)
     with pytest.raises(ValueError, match="channels"):
         ConvVAE(channels=0)
+
+
+def mean_image_baseline(arch):
+    """-log p(x) per test image under the best model that ignores z: independent
+    Bernoulli pixels with the training set's mean (what a collapsed VAE reaches)."""
+    from nncore.recipes.vae import digits
+
+    x, _, xt, _ = digits(arch)
+    p = np.clip(x.reshape(len(x), -1).mean(0), 1e-6, 1 - 1e-6).astype(np.float64)
+    xt = xt.reshape(len(xt), -1).astype(np.float64)
+    return float(-(xt * np.log(p) + (1 - xt) * np.log(1 - p)).sum(1).mean())
+
+
+def test_vae_recipe_learns_and_test_elbo_improves_every_epoch(tmp_path):
+    result = recipes.train("vae", epochs=5, out=tmp_path)
+    h = result.history
+    assert all(b < a for a, b in zip(h["test_nelbo"], h["test_nelbo"][1:])), h["test_nelbo"]
+    for split in ("train", "test"):                          # the two terms are reported apart and add up
+        np.testing.assert_allclose(np.add(h[f"{split}_recon"], h[f"{split}_kl"]), h[f"{split}_nelbo"], rtol=1e-9)
+    assert result.value == h["test_nelbo"][-1] < mean_image_baseline("mlp") - 1.0
+    assert h["test_kl"][-1] > 0.5                            # the latent carries information
+    assert recipes.get("vae").higher_is_better is False
+    for name in ("vae_mlp_curves", "vae_mlp_reconstructions", "vae_mlp_latent"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+    np.testing.assert_allclose(recipes.evaluate("vae", result.weights).value, result.value, rtol=1e-6)
+
+
+def test_vae_resume_continues_the_same_run(tmp_path):
+    from test_gan import assert_same_state, saved
+
+    for arch in ("mlp", "conv"):
+        whole = recipes.train("vae", epochs=2, arch=arch, latent_dim=3, batch_size=256, out=tmp_path / f"{arch}w")
+        recipes.train("vae", epochs=1, arch=arch, latent_dim=3, batch_size=256, out=tmp_path / f"{arch}1")
+        resumed = recipes.train("vae", epochs=2, arch=arch, latent_dim=3, batch_size=256, out=tmp_path / f"{arch}r",
+                                resume=str(tmp_path / f"{arch}1" / "vae.npz"))
+        assert_same_state(saved(whole.weights), saved(resumed.weights))
+        assert resumed.value == whole.value and resumed.history == whole.history
+        assert not (tmp_path / f"{arch}w" / f"vae_{arch}_latent.png").exists()    # drawn for a 2-D latent only
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_vae_recipe_reaches_its_elbo(arch):
+    result = recipes.train("vae", arch=arch)
+    h = result.history
+    assert all(b < a for a, b in zip(h["test_nelbo"][:5], h["test_nelbo"][1:5])), h["test_nelbo"][:5]
+    assert result.value < mean_image_baseline(arch) - 2.5

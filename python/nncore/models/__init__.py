@@ -1,8 +1,8 @@
 """nncore.models: the models of the notebook, one module per family."""
 
 from .cnn import AllConvNet, LeNet, all_cnn_c
-from .gan import (DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_generator, mlp_discriminator,
-                  mlp_generator)
+from .gan import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, dcgan_discriminator, dcgan_generator,
+                  mlp_discriminator, mlp_generator)
 from .hopfield import HopfieldNetwork
 from .mlp import MLP
 from .perceptron import Perceptron
@@ -16,5 +16,5 @@ from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, 
 __all__ = ["AllConvNet", "LeNet", "all_cnn_c", "HopfieldNetwork", "MLP", "Perceptron", "SSD", "MultiBoxLoss", "ssd300",
            "ssd_small", "AdditiveAttention", "CharLM", "ElmanRNN", "OutputRecurrentNet", "Seq2Seq", "SequenceRegressor",
            "SequenceTagger", "DCGANDiscriminator", "DCGANGenerator", "dcgan_discriminator", "dcgan_generator",
-           "mlp_discriminator", "mlp_generator", "VAE", "ConvVAE", "ResNet", "resnet18", "resnet34", "resnet50",
+           "MLPDiscriminator", "mlp_discriminator", "mlp_generator", "VAE", "ConvVAE", "ResNet", "resnet18", "resnet34", "resnet50",
            "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]

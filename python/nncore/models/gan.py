@@ -6,7 +6,8 @@ generated). The game's losses, written on D's logits l (D(x) = sigmoid(l)):
     generator, minimax:           log(1 - D(G(z)))             = -softplus(l_fake)   (saturates when D wins)
     generator, non-saturating:   -log D(G(z))                  = softplus(-l_fake)
 
-Models: MLP generator and discriminator for points in the plane, and DCGAN
+Models: MLP generator and discriminator for points in the plane (the
+discriminator optionally judging packs of samples, PacGAN), and DCGAN
 (Radford et al., 2015): strided convolutions in D and transposed convolutions in
 G instead of pooling, BatchNorm in both nets except G's output and D's input,
 ReLU in G with a tanh output, LeakyReLU(0.2) in D, N(0, 0.02) weights. The DCGAN
@@ -25,25 +26,45 @@ GENERATOR_LOSSES = ("non-saturating", "minimax")
 
 
 def mlp_generator(nz=2, hidden=128, out_features=2, depth=3):
-    """z (N, nz) -> samples (N, out_features): `depth` hidden Linear+ReLU layers of width `hidden`."""
-    return _mlp(nz, hidden, out_features, depth, nn.ReLU, "mlp_generator")
-
-
-def mlp_discriminator(in_features=2, hidden=128, depth=3):
-    """x (N, in_features) -> logits (N, 1): `depth` hidden Linear+ReLU layers of width `hidden`."""
-    return _mlp(in_features, hidden, 1, depth, nn.ReLU, "mlp_discriminator")
-
-
-def _mlp(n_in, hidden, n_out, depth, activation, name):
-    for arg, value in (("in/nz", n_in), ("hidden", hidden), ("out", n_out), ("depth", depth)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
-    layers, width = [], n_in
+    """z (N, nz) -> samples (N, out_features): `depth` hidden Linear + ReLU layers of width `hidden`."""
+    _check_sizes("mlp_generator", nz=nz, hidden=hidden, out_features=out_features, depth=depth)
+    layers, width = [], nz
     for _ in range(depth):
-        layers += [nn.Linear(width, hidden), activation()]
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
         width = hidden
-    layers.append(nn.Linear(width, n_out))
+    layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (N, in_features) -> logits (N // pack,): `depth` hidden Linear + LeakyReLU(0.2)
+    layers of width `hidden` (DCGAN's discriminator nonlinearity). With pack > 1 the
+    discriminator judges `pack` samples at once (PacGAN, Lin et al. 2018): rows
+    k*pack ... k*pack + pack - 1 are concatenated into one input of pack * in_features,
+    so a generator that repeats itself is easier to tell from the data; the loss
+    is unchanged, on N // pack logits."""
+
+    def __init__(self, in_features=2, hidden=128, depth=3, pack=1):
+        super().__init__()
+        _check_sizes("mlp_discriminator", in_features=in_features, hidden=hidden, depth=depth, pack=pack)
+        self.in_features, self.pack = in_features, pack
+        layers, width = [], in_features * pack
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features or x.shape[0] % self.pack:
+            raise ValueError(f"MLPDiscriminator: input must be (N, {self.in_features}) with N a multiple of "
+                             f"pack={self.pack}, got {tuple(x.shape)}")
+        return self.main(x.reshape(x.shape[0] // self.pack, self.pack * self.in_features)).reshape(-1)
+
+
+def mlp_discriminator(in_features=2, hidden=128, depth=3, pack=1):
+    """The MLP discriminator (see MLPDiscriminator)."""
+    return MLPDiscriminator(in_features, hidden, depth, pack)
 
 
 def _blocks(image_size, name):
