@@ -93,7 +93,10 @@ def torch_adversarial_step(torch, G, D, opt_g, opt_d, real, z, loss="non-saturat
     for p in D.parameters():
         p.requires_grad_(False)
     logits = D(fake)
-    g_loss = bce(logits, torch.ones_like(logits)) if loss == "non-saturating" else -bce(logits, torch.zeros_like(logits))
+    if loss == "non-saturating":
+        g_loss = bce(logits, torch.ones_like(logits))
+    else:
+        g_loss = -bce(logits, torch.zeros_like(logits))
     opt_g.zero_grad()
     g_loss.backward()
     opt_g.step()

@@ -16,5 +16,5 @@ from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, 
 __all__ = ["AllConvNet", "LeNet", "all_cnn_c", "HopfieldNetwork", "MLP", "Perceptron", "SSD", "MultiBoxLoss", "ssd300",
            "ssd_small", "AdditiveAttention", "CharLM", "ElmanRNN", "OutputRecurrentNet", "Seq2Seq", "SequenceRegressor",
            "SequenceTagger", "DCGANDiscriminator", "DCGANGenerator", "dcgan_discriminator", "dcgan_generator",
-           "MLPDiscriminator", "mlp_discriminator", "mlp_generator", "VAE", "ConvVAE", "ResNet", "resnet18", "resnet34", "resnet50",
-           "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+           "MLPDiscriminator", "mlp_discriminator", "mlp_generator", "VAE", "ConvVAE", "ResNet", "resnet18", "resnet34",
+           "resnet50", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]

@@ -88,7 +88,8 @@ def resume(run, modules, optimizers, path):
     mismatched = {k: v for k, v in saved.get("options", {}).items()
                   if k != "resume" and k in run.options and run.options[k] != v}
     if mismatched:
-        raise RecipeError(f"--resume {path}: trained with {mismatched}, now {({k: run.options[k] for k in mismatched})}")
+        now = {k: run.options[k] for k in mismatched}
+        raise RecipeError(f"--resume {path}: trained with {mismatched}, now {now}")
     try:
         for name, m in modules.items():
             m.load_state_dict(state[name])
