@@ -129,7 +129,7 @@ def _draw_curves(fig, history, arch):
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"{arch} VAE on the 8x8 digits")
+    fig.suptitle(f"{arch} VAE on the 8x8 digits", y=1.03)
 
 
 def _draw_reconstructions(fig, model, xt, run, n=16):
