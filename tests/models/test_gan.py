@@ -414,3 +414,19 @@ def test_dcgan_recipe_draws_every_digit():
     result = recipes.train("dcgan")
     assert result.value == 10 and max(result.details["histogram"]) <= 0.2
     assert result.details["confidence"] > 0.5
+
+
+@pytest.mark.parametrize("slope", [0.2, 0.0, 1.0, 1.5, -0.3])
+@pytest.mark.parametrize("n", [7, 70_000])                      # small arrays and host-cache buffers
+def test_leaky_relu_forward_and_backward_against_float64(rng, slope, n):
+    import nncore.functional as F
+
+    x = rng.standard_normal(n).astype(np.float32)
+    x[:3] = 0.0                                                  # the gradient at 0 is the slope's (as PyTorch)
+    g = rng.standard_normal(n).astype(np.float32)
+    t = nncore.tensor(x, requires_grad=True)
+    y = F.leaky_relu(t, slope)
+    y.backward(nncore.tensor(g))
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    np.testing.assert_allclose(y.detach().numpy(), np.where(x64 > 0, x64, slope * x64), rtol=1e-6)
+    np.testing.assert_allclose(t.grad.numpy(), np.where(x64 > 0, g64, slope * g64), rtol=1e-6, atol=1e-7)
