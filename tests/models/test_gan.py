@@ -430,3 +430,29 @@ def test_leaky_relu_forward_and_backward_against_float64(rng, slope, n):
     x64, g64 = x.astype(np.float64), g.astype(np.float64)
     np.testing.assert_allclose(y.detach().numpy(), np.where(x64 > 0, x64, slope * x64), rtol=1e-6)
     np.testing.assert_allclose(t.grad.numpy(), np.where(x64 > 0, g64, slope * g64), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_whole_input_convolutions_take_the_gemm_path_exactly(rng, bias):
+    # DCGAN's first (1x1 input) and last (kernel = input) layers: against PyTorch, values and gradients
+    torch = pytest.importorskip("torch")
+    import nncore.functional as F
+
+    cases = [("transpose", (5, 7, 1, 1), (7, 3, 4, 4), dict(stride=2)),
+             ("conv", (5, 6, 4, 4), (2, 6, 4, 4), dict(stride=1)),
+             ("conv", (5, 6, 3, 5), (2, 6, 3, 5), dict(stride=3))]
+    for kind, xs, ws, kw in cases:
+        x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+        b = rng.standard_normal(ws[1] if kind == "transpose" else ws[0]).astype(np.float32)
+        tensors = [nncore.tensor(a, requires_grad=True) for a in (x, w, b)]
+        peers = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
+        ours_fn, theirs_fn = ((F.conv_transpose2d, torch.nn.functional.conv_transpose2d) if kind == "transpose"
+                              else (F.conv2d, torch.nn.functional.conv2d))
+        ours = ours_fn(tensors[0], tensors[1], tensors[2] if bias else None, **kw)
+        theirs = theirs_fn(peers[0], peers[1], peers[2] if bias else None, **kw)
+        g = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
+        ours.backward(nncore.tensor(g))
+        theirs.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-5)
+        for t, p in zip(tensors[:3 if bias else 2], peers):
+            np.testing.assert_allclose(t.grad.numpy(), p.grad.numpy(), rtol=1e-5, atol=1e-5)
