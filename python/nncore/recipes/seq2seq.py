@@ -177,5 +177,5 @@ def _draw_attention(fig, maps, attention):
         ax.set_xlabel("source digit")
         ax.set_ylabel("output step ($ = <eos>)")
     name = {"additive": "additive (Bahdanau) attention", "lstm": "attention with LSTM"}[attention]
-    fig.suptitle(f"Reversing digit strings: {name} weights on held-out inputs")
+    fig.suptitle(f"Reversing digit strings, {name}: attention weights on held-out inputs (top row: first output)")
     fig.tight_layout()
