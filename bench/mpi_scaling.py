@@ -3,9 +3,10 @@
     mpirun -n 2 python bench/mpi_scaling.py allreduce      # Allreduce time against message size
     mpirun -n K python bench/mpi_scaling.py step MODEL      # training-step time of a model, K = 1, 2
 
-`allreduce` fits t(n) = a + b * n bytes (least squares over sizes 4 B..64 MiB,
-fastest of 20 repeats each) and prints the latency a, the per-byte cost b and the
-bus bandwidth 2 (K-1)/K n / t at the largest size. `step` times data-parallel
+`allreduce` times sizes 4 B..64 MiB (fastest of 20 repeats each, the slowest rank's
+time), takes the latency a from the smallest message and the per-byte cost b from a
+least-squares line over 64 KiB..4 MiB (messages the size of gradient buckets), and
+prints the bus bandwidth 2 (K-1)/K n / t of each size. `step` times data-parallel
 training steps (global batch as the recipe's, 1 kernel thread per process) and
 prints the step time, the bytes all-reduced per step and the time spent waiting
 for the reductions."""
@@ -38,7 +39,9 @@ def allreduce():
     if comm.rank == 0:
         k = comm.size
         sizes, times = np.array(rows, np.float64).T
-        b, a = np.polyfit(sizes, times, 1)
+        bucket = (sizes >= 1 << 16) & (sizes <= 1 << 22)
+        b = np.polyfit(sizes[bucket], times[bucket], 1)[0]
+        a = times[0]
         print(f"ranks {k}: latency a = {a * 1e6:.1f} us, per byte b = {b * 1e9:.3f} ns "
               f"(1/b = {1 / b / 1e9:.2f} GB/s)")
         for n, t in rows:
@@ -57,8 +60,8 @@ def step(model_name):
         "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
                                       nn.Linear(256, 10)), 8, 32),
         "lenet": (lambda: __import__("nncore.models.cnn", fromlist=["LeNet"]).LeNet(), 32, 64),
-        "resnet18": (lambda: __import__("nncore.models.resnet", fromlist=["resnet18"]).resnet18(num_classes=10),
-                     32, 64),
+        "resnet18": (lambda: __import__("nncore.models.resnet", fromlist=["resnet18"]).resnet18(
+            num_classes=10, in_channels=1), 32, 64),
     }
     make, size, batch = models[model_name]
     nncore.manual_seed(0)
@@ -89,8 +92,9 @@ def step(model_name):
     t = float(np.median(times[5:]))
     w = float(np.median(waits[5:]))
     if rank == 0:
-        print(f"{model_name}: {k} process(es), global batch {batch}: step {t * 1e3:.2f} ms, waiting for the "
-              f"all-reduce {w * 1e3:.2f} ms, {model.bytes_per_step / 1e6:.2f} MB all-reduced per step")
+        print(f"{model_name}: {k} process(es), global batch {batch}: step {t * 1e3:.2f} ms, of which waiting at "
+              f"the end of backward for the all-reduce (and for the slower rank) {w * 1e3:.2f} ms; "
+              f"{model.bytes_per_step / 1e6:.2f} MB all-reduced per step")
 
 
 if __name__ == "__main__":
