@@ -102,7 +102,7 @@ def torch_adversarial_step(torch, G, D, opt_g, opt_d, real, z, loss="non-saturat
     opt_g.step()
     for p in D.parameters():
         p.requires_grad_(True)
-    return float(d_loss), float(g_loss)
+    return d_loss.item(), g_loss.item()
 
 
 class _Replay:

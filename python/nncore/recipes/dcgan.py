@@ -129,15 +129,13 @@ def train(run):
         run.epoch(epoch, **sums)
         run.picture(f"dcgan_samples_epoch{epoch:03d}", draw_grid, generate(generator, grid_noise, run), 8, 8,
                     f"DCGAN samples after epoch {epoch} (fixed noise)")
-    details = {}
-    if run.out is not None:
-        run.picture("dcgan_interpolation", _draw_interpolation, generator, run)
+    run.picture("dcgan_interpolation", _draw_interpolation, generator, run)
     present, histogram, confidence = judge(generate(generator, fixed_noise(run, QUALITY_SAMPLES, 4), run), run,
                                            judge_classifier(run))
     run.log(f"digits classifier on {QUALITY_SAMPLES} samples: {present}/10 classes present, mean confidence "
             f"{confidence:.3f}, histogram " + " ".join(f"{d}:{h:.1%}" for d, h in enumerate(histogram)))
-    details.update(histogram=histogram.tolist(), confidence=confidence)
-    return Trained(present, checkpoint(run, run.epochs, modules, optimizers), details)
+    return Trained(present, checkpoint(run, run.epochs, modules, optimizers),
+                   {"histogram": histogram.tolist(), "confidence": confidence})
 
 
 @evaluator("dcgan")
