@@ -456,3 +456,13 @@ def test_whole_input_convolutions_take_the_gemm_path_exactly(rng, bias):
         np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-5)
         for t, p in zip(tensors[:3 if bias else 2], peers):
             np.testing.assert_allclose(t.grad.numpy(), p.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_dcgan_minimax_loss_saturates():
+    # Goodfellow et al.'s original generator loss on the same budget: D wins at once, log(1 - D(G(z))) goes
+    # flat, and G gets no gradient to learn from (the default non-saturating loss draws all 10 digits)
+    result = recipes.train("dcgan", epochs=4, loss="minimax")
+    h = result.history
+    assert h["d_fake"][-1] < 0.01 and h["d_real"][-1] > 0.99
+    assert -0.01 < h["g_loss"][-1] < 0
