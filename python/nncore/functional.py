@@ -4,6 +4,7 @@ backward sits beside its forward; GEMM, convolution, pooling, the softmax family
 and the recurrent cells run in nncore.ops kernels, elementwise glue in `xp`.
 """
 
+import builtins
 import math
 import numbers
 
@@ -53,6 +54,21 @@ def _reduce(loss, reduction, op):
 def _check_tensor(x, op, arg):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {arg} must be a Tensor, got {type(x).__name__}")
+
+
+def _no_grad_arg(x, op, arg):
+    """A gradient that is not computed is an error, never silence: refuses an
+    argument that requires grad where op does not differentiate it (PyTorch
+    refuses the same ones)."""
+    if _mode.enabled and isinstance(x, Tensor) and x.requires_grad:
+        raise ValueError(f"{op}: {arg} requires grad, but {op} is not differentiable with respect to {arg}; "
+                         f"pass {arg}.detach()")
+
+
+def _real_arg(v, op, arg):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{op}: {arg} must be a real number, got {type(v).__name__}")
+    return float(v)
 
 
 def _gemm(a, b, trans_a=False, trans_b=False):
@@ -231,6 +247,10 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _check_tensor(input, "hardtanh", "input")
+    min_val, max_val = _real_arg(min_val, "hardtanh", "min_val"), _real_arg(max_val, "hardtanh", "max_val")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, max_val={max_val}")
     xd = input.data
     out = np.minimum(np.maximum(xd, min_val), max_val).astype(xd.dtype, copy=False)
     return _make(out, (input,), lambda g: (g * ((xd > min_val) & (xd < max_val)),), saved=(input,))
@@ -323,7 +343,11 @@ def log_softmax(input, dim=None, dtype=None):
     return _softmax_op(input, dim, True, "log_softmax")
 
 
-def softmin(input, dim=None):
+def softmin(input, dim=None, dtype=None):
+    """softmax(-x) along dim; dtype casts the input first, as in softmax."""
+    _check_tensor(input, "softmin", "input")
+    if dtype is not None:
+        input = input.to(dtype)
     return softmax(-input, dim)
 
 
@@ -497,8 +521,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
-    """x / max(||x||_p along dim, eps) (SSD's L2Norm without the scale)."""
-    return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
+    """x / max(||x||_p along dim, eps) (SSD's L2Norm without the scale). p = 0
+    counts the non-zero entries (no gradient through the norm), as PyTorch."""
+    _check_tensor(input, "normalize", "input")
+    p = _real_arg(p, "normalize", "p")
+    if p < 0 or p != p:
+        raise ValueError(f"normalize: p must be >= 0, got {p}")
+    if input.ndim == 0:
+        _norm_dim(dim, 0, "normalize")
+        return normalize(input.reshape(1), p, 0, eps).reshape(())
+    return input / clamp(norm(input, p, _norm_dim(dim, input.ndim, "normalize"), keepdim=True), min=eps)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -513,6 +545,10 @@ def one_hot(tensor, num_classes=-1):
 def pad(input, pad, mode="constant", value=0.0):
     """Pads the last len(pad)//2 axes; pad = (left_last, right_last, left_prev, ...).
     Negative amounts crop. Modes: constant, reflect, replicate, circular."""
+    _check_tensor(input, "pad", "input")
+    if not isinstance(pad, (tuple, list)) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: pad must have an even length of at most 2 * ndim, got {len(pad)} for "
                          f"{input.ndim}-D input")
@@ -535,22 +571,32 @@ def pad(input, pad, mode="constant", value=0.0):
             return (gx,)
 
         return _make(out, (input,), pad_backward)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     index = []
     for axis, (a, b) in enumerate(pairs):
         n = xd.shape[axis]
+        if a == 0 and b == 0:  # an axis that is not padded may have any size, 0 included
+            index.append(xp.arange(n).reshape([n if i == axis else 1 for i in range(nd)]))
+            continue
+        if n + builtins.min(a, 0) + builtins.min(b, 0) <= 0:
+            raise ValueError(f"pad: padding ({a}, {b}) crops the whole axis {axis} of size {n}")
         pos = np.arange(-a, n + b)
         if mode == "reflect":
+            # reflected about the input's own first and last entries (a crop on the other side does not move them)
             if a >= n or b >= n:
-                raise ValueError(f"pad: reflect padding ({a}, {b}) must be smaller than the size {n}")
+                raise ValueError(f"pad: reflect padding ({a}, {b}) must be smaller than the size {n} of axis {axis}")
             period = 2 * (n - 1) if n > 1 else 1
             pos = np.abs(pos) % period
             pos = np.where(pos >= n, period - pos, pos)
         elif mode == "replicate":
             pos = np.clip(pos, 0, n - 1)
-        elif mode == "circular":
-            pos = pos % n
         else:
-            raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+            # circular: wraps within what remains after the crops, as PyTorch
+            lo, kept = builtins.max(-a, 0), n - builtins.max(-a, 0) - builtins.max(-b, 0)
+            if a > kept or b > kept:
+                raise ValueError(f"pad: circular padding ({a}, {b}) must be at most the size {kept} of axis {axis}")
+            pos = lo + np.arange(-builtins.max(a, 0), kept + builtins.max(b, 0)) % kept
         shape = [1] * nd
         shape[axis] = len(pos)
         index.append(xp.asarray(pos.reshape(shape)))
@@ -609,6 +655,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere."""
     target = _as_tensor(target, input)
     _check_same_shape(input, target, "smooth_l1_loss")
+    beta = _real_arg(beta, "smooth_l1_loss", "beta")
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     d = input - target
     ad = d.abs()
     if beta == 0:
@@ -618,6 +667,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
+    delta = _real_arg(delta, "huber_loss", "delta")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     return smooth_l1_loss(input, target, reduction, delta) * delta if reduction != "none" else \
         smooth_l1_loss(input, target, "none", delta) * delta
 
@@ -633,13 +685,25 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
     """Multi-class hinge: sum_{i != y} max(0, margin - x[y] + x[i])^p / C (times weight[y])."""
-    if p not in (1, 2):
-        raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
-    x = input if input.ndim == 2 else input.unsqueeze(0)
-    t = target.data.reshape(-1)
+    op = "multi_margin_loss"
+    _check_tensor(input, op, "input")
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
+    _no_grad_arg(weight, op, "weight")
+    if input.ndim > 2:
+        raise ValueError(f"{op}: input must be 0-D, 1-D (C,) or 2-D (N, C), got shape {tuple(input.shape)}")
+    td = target.data if isinstance(target, Tensor) else _xp(input.data).asarray(target)
+    if td.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold int64 class indices, got {td.dtype}")
+    x = input if input.ndim == 2 else input.reshape(1, -1)
     N, C = x.shape
-    if t.shape[0] != N:
-        raise ValueError(f"multi_margin_loss: target must be ({N},), got {tuple(target.shape)}")
+    if (td.ndim > 1 or td.size != N) if input.ndim == 2 else td.size != 1 or td.ndim > 1:
+        want = f"({N},)" if input.ndim == 2 else "() or (1,)"
+        raise ValueError(f"{op}: target must be {want} for input of shape {tuple(input.shape)}, "
+                         f"got {tuple(td.shape)}")
+    t = td.reshape(-1)
+    if t.size and bool(((t < 0) | (t >= C)).any()):
+        raise ValueError(f"{op}: target values must lie in [0, {C}), got {int(t[(t < 0) | (t >= C)][0])}")
     xp = _xp(x.data)
     rows = xp.arange(N)
     picked = x[rows, t].unsqueeze(1)
@@ -652,8 +716,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     if weight is not None:
         h = h * weight[_plain(t)].unsqueeze(1)
     loss = h.sum(1) / C
-    if input.ndim == 1:
-        loss = loss.reshape(())
+    if input.ndim < 2:
+        loss = loss.reshape(td.shape)
     return _reduce(loss, reduction, "multi_margin_loss")
 
 
@@ -661,6 +725,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
     target = _as_tensor(target, input)
     _check_same_shape(input, target, "binary_cross_entropy")
+    _no_grad_arg(weight, "binary_cross_entropy", "weight")
     xd, td = input.data, target.data
     if xd.size and _xp(xd) is np and (xd.min() < 0 or xd.max() > 1):
         raise ValueError("binary_cross_entropy: input values must lie in [0, 1]")
@@ -715,6 +780,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """-weight[t] * input[n, t]; mean divides by the summed weights of the
     targets that are not ignore_index."""
     _check_tensor(input, "nll_loss", "input")
+    _no_grad_arg(weight, "nll_loss", "weight")
     td = target.data if isinstance(target, Tensor) else np.asarray(target)
     if td.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold int64 class indices, got {td.dtype}")
@@ -748,6 +814,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     kernel (nncore.ops.cross_entropy_with_grad): for a reduced loss the forward
     pass also yields d loss / d input, which backward only rescales."""
     _check_tensor(input, "cross_entropy", "input")
+    _no_grad_arg(weight, "cross_entropy", "weight")
+    if _mode.enabled and isinstance(target, Tensor) and target.requires_grad:
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     xd = _contiguous(input.data)
     td = target.data if isinstance(target, Tensor) else _xp(xd).asarray(target)
     if td.dtype.kind in "iu":
@@ -772,6 +841,38 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         return (grad if scale == 1.0 else grad * scale,)
 
     return _make(loss, (input,), cross_entropy_reduced_backward)
+
+
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
+    """Cross-entropy with class-probability targets that require grad, composed
+    of differentiable ops so both input and target get their gradients."""
+    op = "cross_entropy"
+    if np.dtype(target.data.dtype).kind != "f":
+        raise TypeError(f"{op}: a target that requires grad must hold float class probabilities, got {target.dtype}")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: class-probability target must have the input's shape {tuple(input.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    ls = _real_arg(label_smoothing, op, "label_smoothing")
+    if not 0.0 <= ls <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {ls}")
+    cax = 1 if input.ndim > 1 else 0
+    C = input.shape[cax]
+    logp = log_softmax(input, dim=cax)
+    t = target if target.dtype == input.dtype else target.to(input.dtype)
+    if ls:
+        t = t * (1.0 - ls) + ls / C
+    prod = t * logp
+    if weight is not None:
+        w = _as_tensor(weight, input)
+        if tuple(w.shape) != (C,):
+            raise ValueError(f"{op}: weight must be ({C},), got {tuple(w.shape)}")
+        prod = prod * w.reshape((C,) + (1,) * (input.ndim - 1 - cax))
+    loss = -prod.sum(cax)
+    if reduction == "mean":
+        return loss.mean()
+    return _reduce(loss, reduction, op)
 
 
 def kl_div(input, target, reduction="mean", log_target=False):
