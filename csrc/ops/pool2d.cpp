@@ -253,12 +253,21 @@ void check_norm(const char* op, double p) {
   NNC_CHECK(!std::isnan(p) && p != 0, op, ": norm_type must be a nonzero number (or +-inf), got ", p);
 }
 
+// A finite p must survive the data type: p itself and 1/p representable (float32: |p| <= 3.4e38),
+// else x^p and t^(1/p) compute 0^0 = 1 for every window.
+void check_norm_fits(const char* op, double p, const Array& like) {
+  if (std::isinf(p) || like.dtype != DType::float32) return;
+  NNC_CHECK(!std::isinf(float(p)) && float(1.0 / p) != 0.0f, op, ": norm_type ", p,
+            " is too large for float32 data (|norm_type| <= 3.4e38); pass float('inf') for the max of |x|");
+}
+
 void lp_pool2d(py::handle x_obj, py::handle out_obj, double p, Pair kernel, Pair stride, bool ceil_mode,
                uintptr_t stream) {
   const char* op = "lp_pool2d";
   check_norm(op, p);
   Array x = as_array(x_obj, op, "input");
   check_data(op, "input", x);
+  check_norm_fits(op, p, x);
   Geometry g = window_geometry(op, x.shape, kernel, stride, Pair{0, 0}, Pair{1, 1}, ceil_mode);
   Array out = as_array(out_obj, op, "out");
   check_output(op, "out", out, x, "input", g.out_shape, x.dtype);
@@ -286,6 +295,7 @@ void lp_pool2d_backward(py::handle grad_out_obj, py::handle x_obj, py::handle y_
   check_data(op, "input", x);
   check_same_dtype(gy, x, op, "grad_output", "input");
   check_same_device(gy, x, op, "grad_output", "input");
+  check_norm_fits(op, p, x);
   Geometry g = window_geometry(op, x.shape, kernel, stride, Pair{0, 0}, Pair{1, 1}, ceil_mode);
   check_shape(gy, g.out_shape, op, "grad_output");
   Array y = as_array(y_obj, op, "output");

@@ -83,7 +83,11 @@ def _gemm(a, b, trans_a=False, trans_b=False):
 def linear(input, weight, bias=None):
     """y = x W^T + b; x is (..., in_features), W (out_features, in_features)."""
     _check_tensor(input, "linear", "input")
+    _check_tensor(weight, "linear", "weight")
     xd, wd = input.data, weight.data
+    if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+        raise TypeError(f"linear: input, weight and bias must have one dtype, got input {xd.dtype}, weight "
+                        f"{wd.dtype}" + ("" if bias is None else f", bias {bias.data.dtype}"))
     if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(f"linear: input (..., {wd.shape[1] if wd.ndim == 2 else '?'}) and weight "
                          f"(out_features, in_features) disagree: got input {xd.shape}, weight {wd.shape}")

@@ -92,3 +92,10 @@ __all__ = [
     "softmax",
     "softmax_backward",
 ]
+
+from ._checks import guarded as _guarded  # noqa: E402
+
+# every public op leaves with a TypeError/ValueError led by its name (see _checks.guarded)
+for _name in __all__:
+    globals()[_name] = _guarded(globals()[_name])
+del _name
