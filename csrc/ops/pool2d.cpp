@@ -14,6 +14,7 @@
 #include "cpu/pool2d.h"
 #include "cuda/pool2d.h"
 #include "ops/ops.h"
+#include "ops/run_twin.h"
 
 namespace py = pybind11;
 
@@ -115,24 +116,6 @@ void check_output(const char* op, const char* arg, const Array& out, const Array
   check_writeable(out, op, arg);
 }
 
-// Runs on_cuda(T{}, stream) for a CUDA array, else on_cpu(T{}) without the GIL,
-// with T the array's float type. Without a CUDA build on_cuda is never
-// instantiated, so the CUDA declarations need no definitions.
-template <typename OnCuda, typename OnCpu>
-void run_twin(const Array& like, [[maybe_unused]] uintptr_t stream, OnCuda&& on_cuda, OnCpu&& on_cpu) {
-  auto with_type = [&](auto&& fn) {
-    if (like.dtype == DType::float32) fn(float(0));
-    else fn(double(0));
-  };
-#ifdef NNCORE_HAVE_CUDA
-  if (like.device == Device::cuda)
-    return with_type([&](auto zero) { on_cuda(zero, reinterpret_cast<void*>(stream)); });
-#else
-  (void)on_cuda;
-#endif
-  py::gil_scoped_release no_gil;
-  with_type(on_cpu);
-}
 
 void max_pool2d(py::handle x_obj, py::handle out_obj, py::handle indices_obj, Pair kernel, Pair stride, Pair padding,
                 Pair dilation, bool ceil_mode, uintptr_t stream) {

@@ -609,21 +609,53 @@ def pad(input, pad, mode="constant", value=0.0):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):
-    """Nearest-neighbour resize of (N, C, *spatial): src = floor(dst * in / out)."""
-    if mode != "nearest":
-        raise ValueError(f"interpolate: only mode='nearest' is supported, got {mode!r}")
-    spatial = input.shape[2:]
+    """Resize of (N, C, *spatial), as torch.nn.functional.interpolate. Modes:
+    'nearest' (src = floor(dst * in / out)), 'bilinear' and 'bicubic' (4-D input;
+    align_corners; nncore.ops.interpolate2d), 'area' (adaptive average pooling)."""
+    op = "interpolate"
+    _check_tensor(input, op, "input")
+    modes = ("nearest", "bilinear", "bicubic", "area")
+    if not isinstance(mode, str) or mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {', '.join(map(repr, modes))}, got {mode!r}")
+    if align_corners is not None:
+        if mode in ("nearest", "area"):
+            raise ValueError(f"{op}: align_corners can only be set with mode 'bilinear' or 'bicubic', got mode "
+                             f"{mode!r}")
+        if not isinstance(align_corners, (bool, np.bool_)):
+            raise TypeError(f"{op}: align_corners must be a bool or None, got {type(align_corners).__name__}")
+    spatial = tuple(input.shape[2:])
     k = len(spatial)
     if k == 0:
-        raise ValueError(f"interpolate: input must be (N, C, *spatial), got shape {tuple(input.shape)}")
+        raise ValueError(f"{op}: input must be (N, C, *spatial), got shape {tuple(input.shape)}")
+    if mode in ("bilinear", "bicubic") and k != 2:
+        raise ValueError(f"{op}: mode {mode!r} needs 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    if mode == "area" and k > 2:
+        raise ValueError(f"{op}: mode 'area' takes 3-D or 4-D input, got shape {tuple(input.shape)}")
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    factors = None
     if size is not None:
         sizes = (size,) * k if isinstance(size, numbers.Integral) else tuple(size)
-        scales = [n / s for n, s in zip(spatial, sizes)]
+        if len(sizes) != k or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes):
+            raise ValueError(f"{op}: size must be an int or {k} ints for {k} spatial axes, got {size!r}")
     else:
         factors = (scale_factor,) * k if isinstance(scale_factor, numbers.Number) else tuple(scale_factor)
+        if len(factors) != k or not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and
+                                        math.isfinite(f) and f > 0 for f in factors):
+            raise ValueError(f"{op}: scale_factor must be a positive number or {k} of them, got {scale_factor!r}")
         sizes = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"{op}: output sizes must be >= 1, got {sizes} for input {tuple(input.shape)}")
+    if mode == "area":
+        if k == 1:
+            return adaptive_avg_pool2d(input.unsqueeze(2), (1, sizes[0])).squeeze(2)
+        return adaptive_avg_pool2d(input, sizes)
+    if mode in ("bilinear", "bicubic"):
+        return _interpolate2d(input, sizes, mode, bool(align_corners),
+                              None if factors is None or recompute_scale_factor else factors)
+    if size is not None:
+        scales = [n / s for n, s in zip(spatial, sizes)]
+    else:
         scales = [n / s for n, s in zip(spatial, sizes)] if recompute_scale_factor else [1.0 / f for f in factors]
     xp = _xp(input.data)
     index = [slice(None), slice(None)]
@@ -633,6 +665,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         shape[axis] = s
         index.append(xp.asarray(pos.reshape(shape)))
     return getitem(input, tuple(index))
+
+
+def _interpolate2d(input, sizes, mode, align_corners, factors):
+    """Bilinear / bicubic resize in nncore.ops.interpolate2d, backward beside it."""
+    xd = _contiguous(input.data)
+    if xd.dtype.kind != "f" or xd.dtype.itemsize not in (4, 8):
+        raise TypeError(f"interpolate: mode {mode!r} needs float32 or float64 input, got {xd.dtype}")
+    out = ops.interpolate2d(xd, sizes, mode, align_corners, factors)
+
+    def interpolate_backward(g):
+        return (ops.interpolate2d_backward(_contiguous(g), xd.shape, mode, align_corners, factors),)
+
+    return _make(out, (input,), interpolate_backward)
 
 
 # ---------------------------------------------------------------- losses
