@@ -28,19 +28,30 @@ if [ ${#pythons[@]} -eq 0 ]; then
 fi
 [ ${#pythons[@]} -gt 0 ] || { echo "build_wheels: no CPython 3.9+ found"; exit 1; }
 
-rm -rf dist/raw && mkdir -p dist/raw
+rm -rf dist/raw dist/nncore-* && mkdir -p dist/raw
 : > dist/BUILD.txt
 "$tools/bin/python" -m build --sdist --outdir dist . >/dev/null
 echo "sdist  $(ls dist/nncore-*.tar.gz)  $(du -k dist/nncore-*.tar.gz | cut -f1) KiB" | tee -a dist/BUILD.txt
+declare -A built=()
 for py in "${pythons[@]}"; do
   version=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+  tag=$("$py" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+  if [ -n "${built[$tag]:-}" ]; then
+    echo "python $version  $py  same tag $tag as ${built[$tag]}: one wheel serves both" | tee -a dist/BUILD.txt
+    continue
+  fi
+  if ! "$py" -m pip --version >/dev/null 2>&1; then
+    echo "python $version  $py  skipped: no pip" | tee -a dist/BUILD.txt
+    continue
+  fi
   echo "+ wheel for CPython $version ($py)"
   "$py" -m pip wheel -q --no-deps -w dist/raw . -C build-dir="build/wheel-{wheel_tag}"
+  built[$tag]=$py
+  echo "python $version  $py  built $tag" | tee -a dist/BUILD.txt
 done
 for raw in dist/raw/*.whl; do
   auditwheel repair -w dist "$raw" 2>&1 | tail -2
-  wheel=dist/$(basename "${raw%-linux_x86_64.whl}")-*manylinux*.whl
-  wheel=$(ls $wheel)
+  wheel=$(ls dist/"$(basename "${raw%-linux_x86_64.whl}")"-*manylinux*.whl)
   auditwheel show "$wheel" | tee dist/show.txt
   grep -q "libgomp" <(unzip -l "$wheel") || { echo "build_wheels: libgomp is not bundled in $wheel"; exit 1; }
   bytes=$(stat -c %s "$wheel")

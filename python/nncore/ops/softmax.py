@@ -80,7 +80,7 @@ def _cross_entropy_call(input, target, weight, ignore_index, reduction, label_sm
     if grad_output is not None:
         grad = grad_out if grad_out is not None else empty(input.shape, input.dtype, like=input)
         if isinstance(grad_output, (int, float, np.floating, np.integer)) and not isinstance(grad_output, bool):
-            grad_scale, grad_output = real_arg(grad_output, op, "grad_output"), None
+            grad_scale, grad_output = real_arg(grad_output, op, "grad_output", finite=True), None
         else:
             grad_output = as_kernel_array(grad_output, op, "grad_output")
     _C.cross_entropy(input, target, weight, loss, grad, grad_output, grad_scale, ignore_index, reduction,
