@@ -933,3 +933,93 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
     return _reduce(loss, reduction, "kl_div")
+
+
+# ---------------------------------------------------------------- argument checks
+# Every function of __all__ checks its arguments by name before it runs (the
+# types torch.nn.functional takes), and whatever still escapes leaves as a
+# TypeError/ValueError/IndexError led by the function's name (ops._checks.guarded).
+_TENSORS = {"input", "input1", "input2", "x", "tensor"}
+_ARRAYS = {"target", "weight", "bias", "running_mean", "running_var", "pos_weight"}
+_BOOLS = {"ceil_mode", "count_include_pad", "inplace", "log_target", "return_indices", "scale_grad_by_freq",
+          "sparse", "training"}
+_BOOLS_OR_NONE = {"align_corners", "recompute_scale_factor"}
+_REALS = {"alpha", "beta", "delta", "eps", "label_smoothing", "margin", "momentum", "negative_slope", "max_val",
+          "min_val", "threshold", "value", "norm_type"}
+_REALS_OR_NONE = {"max_norm"}
+_INTS = {"ignore_index", "num_classes"}
+_INTS_OR_NONE = {"padding_idx", "dim"}
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _arg_error(fn, name, v, want):
+    return TypeError(f"{fn}: {name} must be {want}, got {type(v).__name__}")
+
+
+def _check_arg(fn, name, v, optional):
+    is_bool = isinstance(v, (bool, np.bool_))
+    if name in _TENSORS or (name in ("weight", "bias") and not optional):
+        if not isinstance(v, Tensor):
+            raise _arg_error(fn, name, v, "a Tensor")
+    elif name in _ARRAYS:
+        if v is None and (optional or name in ("running_mean", "running_var")):
+            return
+        if not (isinstance(v, (Tensor, np.ndarray)) or hasattr(v, "__cuda_array_interface__")):
+            raise _arg_error(fn, name, v, "a Tensor" + (" or None" if optional else ""))
+    elif name in _BOOLS or name in _BOOLS_OR_NONE:
+        if not is_bool and not (v is None and name in _BOOLS_OR_NONE):
+            raise _arg_error(fn, name, v, "a bool" + (" or None" if name in _BOOLS_OR_NONE else ""))
+    elif name in _REALS or name in _REALS_OR_NONE or (name == "p" and fn != "multi_margin_loss"):
+        if v is None and name in _REALS_OR_NONE:
+            return
+        if is_bool or not isinstance(v, numbers.Real):
+            raise _arg_error(fn, name, v, "a real number")
+    elif name in _INTS or name in _INTS_OR_NONE:
+        if v is None and name in _INTS_OR_NONE:
+            return
+        if is_bool or not isinstance(v, numbers.Integral):
+            raise _arg_error(fn, name, v, "an int" + (" or None" if name in _INTS_OR_NONE else ""))
+    elif name == "reduction":
+        choices = _REDUCTIONS + (("batchmean",) if fn == "kl_div" else ())
+        if not isinstance(v, str):
+            raise _arg_error(fn, name, v, "one of " + ", ".join(map(repr, choices)))
+        if v not in choices:
+            raise ValueError(f"{fn}: reduction must be one of {', '.join(map(repr, choices))}, got {v!r}")
+    elif name == "dtype" and v is not None:
+        try:
+            ok = np.dtype(v).kind == "f" and not isinstance(v, (np.ndarray, Tensor))
+        except TypeError:
+            ok = False
+        if not ok:
+            raise TypeError(f"{fn}: dtype must be a float dtype (np.float32, np.float64) or None, got {v!r}")
+    elif name == "mode" and not isinstance(v, str):
+        raise _arg_error(fn, name, v, "a str")
+
+
+def _checked(fn):
+    import functools
+    import inspect
+
+    from .ops._checks import guarded
+
+    name = fn.__name__
+    params = [(p.name, p.default is None) for p in inspect.signature(fn).parameters.values()]
+    positions = {n: i for i, (n, _) in enumerate(params)}
+    optional = dict(params)
+    inner = guarded(fn, keep_index_errors=True)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for (arg, opt), v in zip(params, args):
+            _check_arg(name, arg, v, opt)
+        for arg, v in kwargs.items():
+            if arg in positions:
+                _check_arg(name, arg, v, optional[arg])
+        return inner(*args, **kwargs)
+
+    return wrapper
+
+
+for _name in __all__:
+    globals()[_name] = _checked(globals()[_name])
+del _name

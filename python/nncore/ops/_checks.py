@@ -66,12 +66,12 @@ def _retitled(e, op):
     head = msg.split(":", 1)[0]
     if head == op:
         return msg
-    if head and op.startswith(head) and " " not in head:
-        return op + msg[len(head):]
+    if head and " " not in head and (op.startswith(head) or head.startswith(op)):
+        return op + msg[len(head):]  # a kernel of the op's family: max_pool2d in max_pool2d_backward, and back
     return f"{op}: {msg}"
 
 
-def guarded(fn):
+def guarded(fn, keep_index_errors=False):
     """The net under the explicit checks: whatever still escapes as another
     error type, or without the op's name, leaves as a TypeError/ValueError led by it."""
     op = fn.__name__
@@ -91,8 +91,14 @@ def guarded(fn):
             if str(e).startswith(op + ":") and type(e) is ValueError:
                 raise
             raise ValueError(_retitled(e, op)) from None
-        except (OverflowError, IndexError) as e:
+        except IndexError as e:
+            if keep_index_errors:  # nncore.functional, as PyTorch: a target or index out of range
+                raise IndexError(_retitled(e, op)) from None
             raise ValueError(_retitled(e, op)) from None
+        except OverflowError as e:
+            raise ValueError(_retitled(e, op)) from None
+        except AttributeError as e:  # an argument of a type the code did not expect
+            raise TypeError(f"{op}: an argument has the wrong type ({e})") from None
         except MemoryError as e:
             raise ValueError(f"{op}: the result is too large to allocate ({e or 'out of memory'})") from None
 
