@@ -174,7 +174,7 @@ def run_case(kind, name, seed, key, k, tensors):
             ref = tf(*targs, **tkwargs)
     except BaseException as e:  # noqa: BLE001
         return ("ok", None, f"torch raised {type(e).__name__}: {str(e)[:300]}")
-    refs = [t.numpy() for t in (ref if isinstance(ref, tuple) else (ref,)) if hasattr(t, "numpy")]
+    refs = [t.detach().numpy() for t in (ref if isinstance(ref, tuple) else (ref,)) if hasattr(t, "numpy")]
     for got, want in zip(_outputs(out), refs):
         bad = _close(got, want, 1e-3, 1e-4)
         if bad:

@@ -113,6 +113,14 @@ def bilinear(input1, input2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k."""
     from .tensor import matmul
 
+    if weight.ndim != 3 or input1.ndim < 1 or input2.ndim < 1 or input1.shape[-1] != weight.shape[1] or \
+            input2.shape[-1] != weight.shape[2] or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise ValueError(f"bilinear: weight (out, in1, in2) must agree with input1 (..., in1) and input2 "
+                         f"(..., in2), got input1 {tuple(input1.shape)}, input2 {tuple(input2.shape)}, weight "
+                         f"{tuple(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"bilinear: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}")
+
     y = (matmul(input1.unsqueeze(-2).unsqueeze(-3), weight) * input2.unsqueeze(-2).unsqueeze(-3)).sum(-1)
     y = y.squeeze(-1)
     return y if bias is None else y + bias
@@ -529,8 +537,6 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     counts the non-zero entries (no gradient through the norm), as PyTorch."""
     _check_tensor(input, "normalize", "input")
     p = _real_arg(p, "normalize", "p")
-    if p < 0 or p != p:
-        raise ValueError(f"normalize: p must be >= 0, got {p}")
     if input.ndim == 0:
         _norm_dim(dim, 0, "normalize")
         return normalize(input.reshape(1), p, 0, eps).reshape(())
@@ -539,8 +545,19 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 def one_hot(tensor, num_classes=-1):
     idx = tensor.data
-    if num_classes < 0:
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: tensor must hold int64 class indices, got {idx.dtype}")
+    if num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 (infer) or >= 0, got {num_classes}")
+    if idx.size and int(idx.min()) < 0:
+        raise ValueError(f"one_hot: tensor values must be >= 0, got {int(idx.min())}")
+    if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0
+    elif idx.size and int(idx.max()) >= num_classes:
+        raise ValueError(f"one_hot: tensor values must be smaller than num_classes={num_classes}, got "
+                         f"{int(idx.max())}")
+    if idx.size * num_classes > 1 << 31:
+        raise ValueError(f"one_hot: num_classes={num_classes} for {idx.size} indices is too large a result")
     xp = _xp(idx)
     return _plain((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
 
@@ -756,7 +773,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     xp = _xp(x.data)
     rows = xp.arange(N)
     picked = x[rows, t].unsqueeze(1)
-    h = clamp(margin - picked + x, min=0.0)
+    z = margin - picked + x
+    h = where(z.data > 0, z, 0.0)  # as PyTorch: a term counts where margin - x[y] + x[i] > 0 (so NaN does not)
     if p == 2:
         h = h * h
     not_target = xp.ones((N, C), x.dtype)
@@ -929,7 +947,11 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        loss = where(target.data > 0, target * (target.clamp(min=1e-38).log() - input), 0.0)
+        # PyTorch's xlogy(t, t) - t * x: 0 log 0 = 0, and NaN for t < 0 (or NaN)
+        td = target.data
+        xlogy = where(td > 0, target * target.clamp(min=1e-38).log(),
+                      _plain(_xp(td).where(td == 0, 0, np.nan).astype(td.dtype, copy=False)))
+        loss = xlogy - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
     return _reduce(loss, reduction, "kl_div")
@@ -950,6 +972,7 @@ _REALS_OR_NONE = {"max_norm"}
 _INTS = {"ignore_index", "num_classes"}
 _INTS_OR_NONE = {"padding_idx", "dim"}
 _REDUCTIONS = ("none", "mean", "sum")
+_ANY_DTYPE = {"one_hot", "embedding", "pad", "relu", "interpolate"}  # the others take float input only
 
 
 def _arg_error(fn, name, v, want):
@@ -961,10 +984,14 @@ def _check_arg(fn, name, v, optional):
     if name in _TENSORS or (name in ("weight", "bias") and not optional):
         if not isinstance(v, Tensor):
             raise _arg_error(fn, name, v, "a Tensor")
+        if name in _TENSORS and fn not in _ANY_DTYPE and v.data.dtype.kind != "f":
+            raise TypeError(f"{fn}: {name} must be a float Tensor, got {v.data.dtype}")
     elif name in _ARRAYS:
         if v is None and (optional or name in ("running_mean", "running_var")):
             return
-        if not (isinstance(v, (Tensor, np.ndarray)) or hasattr(v, "__cuda_array_interface__")):
+        arrays_too = name in ("target", "pos_weight") or (name == "weight" and ("loss" in fn or "entropy" in fn))
+        if not (isinstance(v, Tensor) or arrays_too and (isinstance(v, np.ndarray) or
+                                                          hasattr(v, "__cuda_array_interface__"))):
             raise _arg_error(fn, name, v, "a Tensor" + (" or None" if optional else ""))
     elif name in _BOOLS or name in _BOOLS_OR_NONE:
         if not is_bool and not (v is None and name in _BOOLS_OR_NONE):
@@ -974,6 +1001,10 @@ def _check_arg(fn, name, v, optional):
             return
         if is_bool or not isinstance(v, numbers.Real):
             raise _arg_error(fn, name, v, "a real number")
+        try:
+            float(v)
+        except OverflowError:
+            raise ValueError(f"{fn}: {name} is too large for a float, got {v}") from None
     elif name in _INTS or name in _INTS_OR_NONE:
         if v is None and name in _INTS_OR_NONE:
             return
