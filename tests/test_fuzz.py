@@ -31,6 +31,11 @@ import nncore
 from nncore import functional as F
 from nncore import ops
 
+try:  # imported once here, so each forked child has it instead of importing it again
+    import torch as _torch  # noqa: F401
+except ImportError:
+    _torch = None
+
 EXAMPLES = int(os.environ.get("NNCORE_FUZZ_EXAMPLES", "25"))
 TIMEOUT = 30.0
 
@@ -161,9 +166,8 @@ def run_case(kind, name, seed, key, k, tensors):
     for o in (out if isinstance(out, tuple) else (out,)):
         if isinstance(o, nncore.Tensor) and o.requires_grad and o.numel():
             o.sum().backward()  # the backward must hold up too
-    try:
-        import torch
-    except ImportError:
+    torch = _torch
+    if torch is None:
         return ("ok", None, "no torch")
     torch.set_num_threads(1)
     tf = getattr(torch.nn.functional, name)

@@ -237,6 +237,8 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def adaptive_avg_pool2d(input, output_size):
     """Means over the adaptive windows [floor(i H / OH), ceil((i + 1) H / OH))."""
     _check_tensor(input, "adaptive_avg_pool2d", "input")
+    if output_size is None:
+        raise TypeError("adaptive_avg_pool2d: output_size must be an int or a pair (an entry may be None), got None")
     xd = _contiguous(input.data)
     out = ops.adaptive_avg_pool2d(xd, output_size)
     shape = xd.shape
@@ -391,6 +393,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     d weight = S_gx / std, d bias = S_g and, in training,
     dx = scale (g - S_g / count - (x - mean) S_gx / (count var_eps))."""
     _check_tensor(input, "batch_norm", "input")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be None or both be Tensors")
     xd = input.data
     if xd.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {xd.shape}")
@@ -454,9 +458,12 @@ _NONE = _plain(np.zeros(0, np.float32))
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalises over the last len(normalized_shape) axes."""
-    if isinstance(normalized_shape, numbers.Integral):
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(normalized_shape)
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in normalized_shape):
+        raise TypeError(f"layer_norm: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+    normalized_shape = tuple(int(n) for n in normalized_shape)
     xd = input.data
     k = len(normalized_shape)
     if xd.shape[xd.ndim - k:] != normalized_shape:
@@ -658,7 +665,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         factors = (scale_factor,) * k if isinstance(scale_factor, numbers.Number) else tuple(scale_factor)
         if len(factors) != k or not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and
-                                        math.isfinite(f) and f > 0 for f in factors):
+                                        f > 0 and f < 1 << 31 and math.isfinite(f) for f in factors):
             raise ValueError(f"{op}: scale_factor must be a positive number or {k} of them, got {scale_factor!r}")
         sizes = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
     if any(s < 1 for s in sizes):
@@ -753,7 +760,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     """Multi-class hinge: sum_{i != y} max(0, margin - x[y] + x[i])^p / C (times weight[y])."""
     op = "multi_margin_loss"
     _check_tensor(input, op, "input")
-    if isinstance(p, bool) or p not in (1, 2):
+    if not isinstance(p, numbers.Integral) or isinstance(p, bool) or p not in (1, 2):
         raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
     _no_grad_arg(weight, op, "weight")
     if input.ndim > 2:
@@ -790,7 +797,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
-    target = _as_tensor(target, input)
+    target = _float_target(target, input, "binary_cross_entropy")
     _check_same_shape(input, target, "binary_cross_entropy")
     _no_grad_arg(weight, "binary_cross_entropy", "weight")
     xd, td = input.data, target.data
@@ -822,7 +829,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """(1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x)), computed stably."""
-    target = _as_tensor(target, input)
+    target = _float_target(target, input, "binary_cross_entropy_with_logits")
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     if pos_weight is not None:
         log_weight = 1 + (_as_tensor(pos_weight, input) - 1) * target
@@ -832,6 +839,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def _float_target(target, input, op):
+    """A target of probabilities or values: float, as PyTorch requires."""
+    target = _as_tensor(target, input)
+    if target.data.dtype.kind != "f":
+        raise TypeError(f"{op}: target must be a float Tensor, got {target.data.dtype}")
+    return target
 
 
 def _class_last(input, op):
@@ -943,7 +958,7 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
 
 
 def kl_div(input, target, reduction="mean", log_target=False):
-    target = _as_tensor(target, input)
+    target = _float_target(target, input, "kl_div")
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -1003,8 +1018,10 @@ def _check_arg(fn, name, v, optional):
             raise _arg_error(fn, name, v, "a real number")
         try:
             float(v)
+            if isinstance(v, numbers.Integral) and not -(1 << 63) <= v < 1 << 63:
+                raise OverflowError
         except OverflowError:
-            raise ValueError(f"{fn}: {name} is too large for a float, got {v}") from None
+            raise ValueError(f"{fn}: {name} is too large, got {v}") from None
     elif name in _INTS or name in _INTS_OR_NONE:
         if v is None and name in _INTS_OR_NONE:
             return
@@ -1018,7 +1035,7 @@ def _check_arg(fn, name, v, optional):
             raise ValueError(f"{fn}: reduction must be one of {', '.join(map(repr, choices))}, got {v!r}")
     elif name == "dtype" and v is not None:
         try:
-            ok = np.dtype(v).kind == "f" and not isinstance(v, (np.ndarray, Tensor))
+            ok = isinstance(v, (type, np.dtype, str)) and np.dtype(v).kind == "f"
         except TypeError:
             ok = False
         if not ok:
