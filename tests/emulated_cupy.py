@@ -44,8 +44,14 @@ class ndarray(np.ndarray):
     def device(self):
         return Device(0)
 
-    def get(self):
-        return np.array(self)
+    def get(self, stream=None, order="C", out=None):
+        if out is None:
+            return np.array(self, order=order)
+        np.copyto(out, self)
+        return out
+
+    def set(self, arr, stream=None):
+        np.copyto(self, arr)
 
 
 def _on_device(x):
@@ -152,6 +158,7 @@ def __getattr__(name):
 
 
 def install():
-    """Makes `import cupy` and `import cupyx` give this module and its scatter_add."""
+    """Makes `import cupy` and `import cupyx` give this module, its scatter_add and
+    empty_pinned (host memory is all there is)."""
     sys.modules["cupy"] = sys.modules[__name__]
-    sys.modules["cupyx"] = types.SimpleNamespace(scatter_add=np.add.at)
+    sys.modules["cupyx"] = types.SimpleNamespace(scatter_add=np.add.at, empty_pinned=np.empty)

@@ -105,91 +105,134 @@ def _check_versions(node):
                 f"expected version {expected}); use an out-of-place op or .clone() it first")
 
 
-def run_backward(root, grad, retain_graph=False):
-    """Propagates `grad` (an array shaped like root) from root to every leaf that
-    requires grad; each node runs once, after all of its consumers."""
+_end_callbacks = []
+
+
+def queue_callback(fn):
+    """Runs fn() once, when the backward pass now under way has finished (as
+    PyTorch's engine callbacks; DistributedDataParallel waits for its gradient
+    reductions there)."""
+    _end_callbacks.append(fn)
+
+
+def _finish_leaf(t, g):
+    """The last contribution to leaf t has arrived: hooks, then into t.grad, then
+    the post-accumulate hooks (which may read t.grad)."""
     from .tensor import Tensor
 
-    leaf_grads = {}
-    root_node = root._node
-    if root_node is None:
-        leaf_grads[id(root)] = (root, grad)
-    else:
-        # number of consumers of each node reachable from root
-        pending = {id(root_node): 0}
-        stack = [root_node]
-        while stack:
-            node = stack.pop()
-            if node.backward_fn is None:
-                raise RuntimeError(
-                    "backward: trying to backward through the graph a second time (or after its "
-                    "saved arrays were freed); pass retain_graph=True to the first backward")
-            for t in node.inputs:
-                child = t._node
-                if child is not None:
-                    key = id(child)
-                    if key in pending:
-                        pending[key] += 1
-                    else:
-                        pending[key] = 1
-                        stack.append(child)
-        grads = {id(root_node): grad}
-        ready = [root_node]
-        while ready:
-            node = ready.pop()
-            g = grads.pop(id(node), None)
-            if g is not None and node.hooks:
-                g = _run_hooks(node.hooks, g)
-            if g is not None:
-                _check_versions(node)
-                input_grads = node.backward_fn(g)
-            else:
-                input_grads = (None,) * len(node.inputs)
-            for t, gi in zip(node.inputs, input_grads):
-                child = t._node
-                if gi is not None and t.requires_grad:
-                    gi = _as_array(gi)
-                    data = t.data
-                    if gi.dtype != data.dtype:
-                        gi = gi.astype(data.dtype)
-                    if gi.shape != data.shape:
-                        raise RuntimeError(
-                            f"backward: {node.op_name()} returned a gradient of shape {gi.shape} "
-                            f"for an input of shape {data.shape}")
-                    key = id(child) if child is not None else id(t)
-                    if child is None:
-                        prev = leaf_grads.get(key)
-                        leaf_grads[key] = (t, gi if prev is None else prev[1] + gi)
-                    else:
-                        prev = grads.get(key)
-                        grads[key] = gi if prev is None else prev + gi
-                if child is not None:
-                    key = id(child)
-                    pending[key] -= 1
-                    if pending[key] == 0:
-                        ready.append(child)
-            if not retain_graph:
-                node.op_name()
-                node.backward_fn = None
-                node.saved = ()
-    while leaf_grads:
-        t, g = leaf_grads.popitem()[1]
-        if not t.requires_grad:
-            continue
-        hooks = getattr(t, "_hooks", None)
-        if hooks:
-            g = _run_hooks(hooks, g)
-        if t.grad is None:
-            # keep g itself only when nothing else can see it (a fresh array, not a
-            # view, referenced only here); otherwise a private copy, since g may be
-            # shared with other leaves, a saved closure or the caller
-            if isinstance(g, np.ndarray) and g.flags.writeable and not isinstance(g.base, np.ndarray) \
-                    and sys.getrefcount(g) <= 2:
-                t.grad = Tensor._wrap(g)
-            else:
-                t.grad = Tensor._wrap(g.copy())
+    hooks = getattr(t, "_hooks", None)
+    if hooks:
+        g = _run_hooks(hooks, g)
+    if t.grad is None:
+        # keep g itself only when nothing else can see it (a fresh array, not a
+        # view, referenced only here); otherwise a private copy, since g may be
+        # shared with other leaves, a saved closure or the caller
+        if isinstance(g, np.ndarray) and g.flags.writeable and not isinstance(g.base, np.ndarray) \
+                and sys.getrefcount(g) <= 3:
+            t.grad = Tensor._wrap(g)
         else:
-            t.grad.data += g
+            t.grad = Tensor._wrap(g.copy())
+    else:
+        t.grad.data += g
+    post = getattr(t, "_post_hooks", None)
+    if post:
+        for hook in tuple(post):
+            hook(t)
+
+
+def run_backward(root, grad, retain_graph=False):
+    """Propagates `grad` (an array shaped like root) from root to every leaf that
+    requires grad; each node runs once, after all of its consumers, and each
+    leaf's .grad is final as soon as its last consumer has run."""
+    leaf_grads = {}
+    leaf_pending = {}
+    root_node = root._node
+    try:
+        if root_node is None:
+            if root.requires_grad:
+                _finish_leaf(root, grad)
+        else:
+            _walk(root_node, grad, retain_graph, leaf_grads, leaf_pending)
+        while leaf_grads:
+            t, g = leaf_grads.popitem()[1]
+            if t.requires_grad:
+                _finish_leaf(t, g)
+    finally:
+        callbacks = _end_callbacks[:]
+        _end_callbacks.clear()
+    for fn in callbacks:
+        fn()
+
+
+def _walk(root_node, grad, retain_graph, leaf_grads, leaf_pending):
+    # number of consumers of each node reachable from root, and of each leaf
+    pending = {id(root_node): 0}
+    stack = [root_node]
+    while stack:
+        node = stack.pop()
+        if node.backward_fn is None:
+            raise RuntimeError(
+                "backward: trying to backward through the graph a second time (or after its "
+                "saved arrays were freed); pass retain_graph=True to the first backward")
+        for t in node.inputs:
+            child = t._node
+            if child is not None:
+                key = id(child)
+                if key in pending:
+                    pending[key] += 1
+                else:
+                    pending[key] = 1
+                    stack.append(child)
+            elif t.requires_grad:
+                leaf_pending[id(t)] = leaf_pending.get(id(t), 0) + 1
+    grads = {id(root_node): grad}
+    ready = [root_node]
+    while ready:
+        node = ready.pop()
+        g = grads.pop(id(node), None)
+        if g is not None and node.hooks:
+            g = _run_hooks(node.hooks, g)
+        if g is not None:
+            _check_versions(node)
+            input_grads = node.backward_fn(g)
+        else:
+            input_grads = (None,) * len(node.inputs)
+        finished = []
+        for t, gi in zip(node.inputs, input_grads):
+            child = t._node
+            if gi is not None and t.requires_grad:
+                gi = _as_array(gi)
+                data = t.data
+                if gi.dtype != data.dtype:
+                    gi = gi.astype(data.dtype)
+                if gi.shape != data.shape:
+                    raise RuntimeError(
+                        f"backward: {node.op_name()} returned a gradient of shape {gi.shape} "
+                        f"for an input of shape {data.shape}")
+                key = id(child) if child is not None else id(t)
+                if child is None:
+                    prev = leaf_grads.get(key)
+                    leaf_grads[key] = (t, gi if prev is None else prev[1] + gi)
+                else:
+                    prev = grads.get(key)
+                    grads[key] = gi if prev is None else prev + gi
+            if child is not None:
+                key = id(child)
+                pending[key] -= 1
+                if pending[key] == 0:
+                    ready.append(child)
+            elif t.requires_grad:
+                key = id(t)
+                leaf_pending[key] -= 1
+                if leaf_pending[key] == 0 and key in leaf_grads:
+                    finished.append(key)
+        input_grads = gi = None
+        if not retain_graph:
+            node.op_name()
+            node.backward_fn = None
+            node.saved = ()
+        for key in finished:
+            _finish_leaf(*leaf_grads.pop(key))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False):

@@ -1,7 +1,7 @@
 """The `nncore` command: `nncore list` names the models of the notebook,
 `nncore train MODEL` runs its recipe (progress, a line per epoch, pictures and
 weights in --out), `nncore eval MODEL --weights W` measures saved weights again,
-`nncore info` prints what was built, `nncore bench gemm` a GEMM table."""
+`nncore detect IMAGE... --weights W` draws what a trained SSD finds, `nncore info` prints what was built, `nncore bench gemm` a GEMM table."""
 
 import argparse
 import json
@@ -106,6 +106,10 @@ def _add_run_flags(p, rec, train):
     p.add_argument("--json", action="store_true",
                    help='finish with one line {"model", "metric", "value", "seconds"}')
     if train:
+        p.add_argument("--distributed", action="store_true",
+                       help="train data-parallel over the MPI job (run under mpirun / srun; the `mpi` extra)")
+        p.add_argument("--sync-batchnorm", action="store_true",
+                       help="with --distributed: BatchNorm statistics over the global batch")
         for name, opt in rec.options.items():
             flag = "--" + name.replace("_", "-")
             if isinstance(opt.default, bool):
@@ -133,7 +137,13 @@ def _cmd_train(args):
     options = {k: getattr(args, k) for k in rec.options}
     result = recipes.train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                            threads=args.threads, device=args.device, out=args.out, data=args.data,
-                           quiet=args.quiet, **options)
+                           quiet=args.quiet, distributed=args.distributed, sync_batchnorm=args.sync_batchnorm,
+                           **options)
+    if args.distributed:
+        from . import distributed
+
+        if distributed.rank() != 0:
+            return 0
     return _report(result, args)
 
 
@@ -143,6 +153,26 @@ def _cmd_eval(args):
     result = recipes.evaluate(args.model, args.weights, batch_size=args.batch_size, seed=args.seed,
                               threads=args.threads, device=args.device, data=args.data, quiet=args.quiet)
     return _report(result, args)
+
+
+def _cmd_sample(args):
+    from . import recipes
+
+    print(recipes.sample(args.model, args.weights, temperature=args.temperature, length=args.length,
+                         prime=args.prime, seed=args.seed, threads=args.threads, device=args.device))
+    return 0
+
+
+def _cmd_detect(args):
+    from .recipes import ssd
+
+    report = ssd.detect_images(args.images, args.weights, args.out, args.threshold, args.threads, args.device)
+    for item in report:
+        found = [f"{d['label']} {d['score']:.2f}" for d in item["detections"]]
+        listed = ", ".join(found[:8]) + (f", ... ({len(found)} in all)" if len(found) > 8 else "")
+        print(f"{item['image']}: {listed or 'nothing'} -> {item['picture']}")
+    print(f"detections: {os.path.join(args.out, 'detections.json')}")
+    return 0
 
 
 def _report(result, args):
@@ -170,6 +200,28 @@ def _build_parser():
                                    f"Metric: {rec.metric}.")
             _add_run_flags(mp, rec, train)
             mp.set_defaults(func=func)
+    p_sample = sub.add_parser("sample", help="generate from a trained generative model (charlm)")
+    samplers = p_sample.add_subparsers(dest="model", metavar="MODEL", required=True, parser_class=_Parser)
+    for name in sorted(n for n, r in recipes.RECIPES.items() if r.sample is not None):
+        sp = samplers.add_parser(name, help=recipes.RECIPES[name].summary)
+        sp.add_argument("--weights", required=True, help=f"a {name}.npz written by `nncore train {name}`")
+        sp.add_argument("--temperature", type=float, default=1.0,
+                        help="divides the logits before sampling: below 1 safer, above 1 wilder (default 1.0)")
+        sp.add_argument("--length", type=int, default=400, help="how many symbols to generate (default 400)")
+        sp.add_argument("--prime", help="text to start from (default: the model's own)")
+        sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        sp.add_argument("--threads", type=int, help="kernel threads (default: all cores)")
+        sp.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
+        sp.set_defaults(func=_cmd_sample)
+    p_detect = sub.add_parser("detect", help="find objects in images with SSD weights from `nncore train ssd`")
+    p_detect.add_argument("images", nargs="+", metavar="IMAGE", help="image files (Pillow reads them)")
+    p_detect.add_argument("--weights", required=True, help="an ssd.npz written by `nncore train ssd`")
+    p_detect.add_argument("--out", default="detections",
+                          help="folder for IMAGE_detections.png and detections.json (default: detections)")
+    p_detect.add_argument("--threshold", type=float, default=0.5, help="lowest score drawn (default 0.5)")
+    p_detect.add_argument("--threads", type=int, help="kernel threads (default: all cores)")
+    p_detect.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
+    p_detect.set_defaults(func=_cmd_detect)
     p_info = sub.add_parser("info", help="print build and machine facts")
     p_info.add_argument("--json", action="store_true", help="print JSON")
     p_info.set_defaults(func=_cmd_info)

@@ -256,7 +256,7 @@ class Size(tuple):
 class Tensor:
     """An n-dimensional array with autograd. `data` is the NumPy/CuPy array."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_ver", "_base", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_ver", "_base", "_hooks", "_post_hooks", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
@@ -478,6 +478,19 @@ class Tensor:
             hooks = self._hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs on a leaf once its .grad holds this backward's whole
+        gradient, while the rest of the backward may still be running. Returns a
+        handle with .remove()."""
+        if self._node is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have an accumulated .grad")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: the tensor doesn't require grad")
+        if getattr(self, "_post_hooks", None) is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return _HookHandle(self._post_hooks, hook)
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor after backward (leaves always keep it)."""

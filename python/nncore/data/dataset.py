@@ -116,24 +116,29 @@ def default_collate(samples):
 class DataLoader:
     """Iterates over `dataset` in batches of `batch_size`. `shuffle` draws a new
     order every epoch from `generator` (a NumPy Generator or an int seed: the
-    same seed gives the same sequence of epochs). Datasets that index by arrays
-    (TensorDataset, Subset of one) are batched with one fancy index, without a
-    Python loop over samples."""
+    same seed gives the same sequence of epochs); a `sampler` (an iterable of
+    indices with a length, such as nncore.distributed.DistributedSampler) gives
+    the order instead. Datasets that index by arrays (TensorDataset, Subset of
+    one) are batched with one fancy index, without a Python loop over samples."""
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, generator=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, generator=None,
+                 sampler=None):
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if not isinstance(shuffle, bool) or not isinstance(drop_last, bool):
             raise TypeError("DataLoader: shuffle and drop_last must be bools")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: give either shuffle=True or a sampler, not both")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn
         self.generator = _generator(generator) if shuffle else None
+        self.sampler = sampler
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _fetch(self, idx):
@@ -144,8 +149,12 @@ class DataLoader:
         return (self.collate_fn or default_collate)([ds[int(i)] for i in idx])
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), np.int64)
+        else:
+            n = len(self.dataset)
+            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
             yield self._fetch(order[start:start + self.batch_size])

@@ -3,6 +3,13 @@ directions, batch_first, dropout between layers, LSTM peepholes). Each cell
 step and each single-layer, single-direction sequence is one nncore.ops
 kernel call forward and one backward; parameter names, layouts, gate orders
 (LSTM i, f, g, o; GRU r, z, n) and initialisation follow PyTorch's.
+
+Variable lengths (`forward_padded(input, lengths)`): sequence n fills the first
+lengths[n] steps of a padded batch. Like PyTorch's packed sequences, the batch
+is sorted by length and run in segments between distinct lengths, each segment
+one kernel call over the sequences still running, so padding never enters a
+state; a reverse direction reads each sequence from its own last step. The
+output is zero at padding and the final states are each sequence's own.
 """
 
 import math
@@ -327,11 +334,15 @@ class _RNNBase(Module):
         if tuple(h.shape) != want:
             raise ValueError(f"{type(self).__name__}: {what} must be {want}, got {tuple(h.shape)}")
 
-    def _run(self, input, states):
-        """states: a tuple of initial states, each (L * D, N, H) or None.
+    def _run(self, input, states, lengths=None):
+        """states: a tuple of initial states, each (L * D, N, H) or None;
+        lengths: None or the (N,) lengths of a padded batch (forward_padded).
         Returns the output and the stacked final states."""
         self._check_input(input)
         batched = input.ndim == 3
+        if lengths is not None and not batched:
+            raise ValueError(f"{type(self).__name__}: a padded batch must be 3-D, got {input.ndim}-D of shape "
+                             f"{tuple(input.shape)}")
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
@@ -340,6 +351,13 @@ class _RNNBase(Module):
         for s, what in zip(states, ("h_0", "c_0") if len(states) == 2 else ("hx",)):
             if s is not None:
                 self._check_hidden(s, x.shape[1], what)
+        padded = None
+        if lengths is not None:
+            lengths = self._check_lengths(lengths, x.shape[0], x.shape[1])
+            if (lengths != x.shape[0]).any():
+                padded = _Padding(lengths, x.shape[0])
+                x = padded.sort(x)
+                states = tuple(None if s is None else padded.sort(s) for s in states)
         dirs = 2 if self.bidirectional else 1
         finals = [[] for _ in states]
         layer_input = x
@@ -347,23 +365,48 @@ class _RNNBase(Module):
             outputs = []
             for d in range(dirs):
                 idx = layer * dirs + d
-                seq = layer_input.flip(0) if d else layer_input
                 init_states = [None if s is None else s[idx] for s in states]
-                y, *last = self._sequence(seq, init_states, self._layer_params(layer, d))
-                outputs.append(y.flip(0) if d else y)
+                params = self._layer_params(layer, d)
+                if padded is None:
+                    seq = layer_input.flip(0) if d else layer_input
+                    y, *last = self._sequence(seq, init_states, params)
+                    y = y.flip(0) if d else y
+                else:
+                    seq = padded.reverse(layer_input) if d else layer_input
+                    y, *last = padded.run(self._sequence, seq, init_states, params)
+                    y = padded.reverse(y) if d else y
+                outputs.append(y)
                 for store, value in zip(finals, last):
                     store.append(value)
             layer_input = outputs[0] if dirs == 1 else cat(outputs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         output = layer_input
+        finals = [stack(f, 0) for f in finals]
+        if padded is not None:
+            output = padded.unsort(output)
+            finals = [padded.unsort(f) for f in finals]
         if batched and self.batch_first:
             output = output.transpose(0, 1)
-        finals = [stack(f, 0) for f in finals]
         if not batched:
             output = output.squeeze(1)
             finals = [f.squeeze(1) for f in finals]
         return output, finals
+
+    def _check_lengths(self, lengths, steps, batch):
+        name = type(self).__name__
+        arr = lengths.numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name}: lengths must hold integers, got {arr.dtype}")
+        if arr.shape != (batch,):
+            raise ValueError(f"{name}: lengths must have shape ({batch},), one per sequence of the batch, got "
+                             f"{arr.shape}")
+        if batch == 0:
+            raise ValueError(f"{name}: input is an empty batch (no sequences)")
+        if arr.min() < 1 or arr.max() > steps:
+            raise ValueError(f"{name}: lengths must be in [1, {steps}] (the padded size of input), got values in "
+                             f"[{arr.min()}, {arr.max()}]")
+        return arr.astype(np.int64)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -399,6 +442,13 @@ class RNN(_RNNBase):
         output, (h_n,) = self._run(input, (hx,))
         return output, h_n
 
+    def forward_padded(self, input, lengths, hx=None):
+        """forward over a padded batch whose sequence n fills the first lengths[n]
+        (an int array or Tensor (N,)) steps: the output is zero at padding and the
+        final state is each sequence's own last one (the module docstring says how)."""
+        output, (h_n,) = self._run(input, (hx,), lengths)
+        return output, h_n
+
 
 class GRU(_RNNBase):
     _gates = 3
@@ -409,6 +459,13 @@ class GRU(_RNNBase):
 
     def forward(self, input, hx=None):
         output, (h_n,) = self._run(input, (hx,))
+        return output, h_n
+
+    def forward_padded(self, input, lengths, hx=None):
+        """forward over a padded batch whose sequence n fills the first lengths[n]
+        (an int array or Tensor (N,)) steps: the output is zero at padding and the
+        final state is each sequence's own last one (the module docstring says how)."""
+        output, (h_n,) = self._run(input, (hx,), lengths)
         return output, h_n
 
 
@@ -436,5 +493,73 @@ class LSTM(_RNNBase):
         output, (h_n, c_n) = self._run(input, (h0, c0))
         return output, (h_n, c_n)
 
+    def forward_padded(self, input, lengths, hx=None):
+        """forward over a padded batch whose sequence n fills the first lengths[n]
+        (an int array or Tensor (N,)) steps: the output is zero at padding and the
+        final state is each sequence's own last one (the module docstring says how)."""
+        h0, c0 = _state_pair(hx, "LSTM")
+        output, (h_n, c_n) = self._run(input, (h0, c0), lengths)
+        return output, (h_n, c_n)
+
     def extra_repr(self):
         return super().extra_repr() + (", peephole=True" if self.peephole else "")
+
+
+def _permute(x, index, inverse):
+    """x[index] where index permutes x's elements; the backward gathers with the
+    inverse permutation (no scatter-add)."""
+    def permute_backward(g):
+        return (g[inverse],)
+
+    return _make(x.data[index], (x,), permute_backward)
+
+
+class _Padding:
+    """The pack-like run of a padded batch (T, N, ...) with lengths (N,): rows
+    sorted by decreasing length, and the segments [t0, t1) between distinct
+    lengths with the number of rows still running in each."""
+
+    def __init__(self, lengths, steps):
+        self.order = np.argsort(-lengths, kind="stable")
+        self.inverse = np.argsort(self.order)
+        self.lengths = lengths[self.order]
+        self.steps = steps
+        ends = sorted(set(self.lengths.tolist()))
+        starts = [0] + ends[:-1]
+        self.segments = [(t0, t1, int((self.lengths > t0).sum())) for t0, t1 in zip(starts, ends)]
+        t = np.arange(steps)[:, None]
+        n = np.arange(len(lengths))[None, :]
+        last = self.lengths[None, :] - 1
+        self._reverse_index = (np.where(t <= last, last - t, t), np.broadcast_to(n, (steps, len(lengths))))
+
+    def sort(self, x):
+        return _permute(x, (slice(None), self.order), (slice(None), self.inverse))
+
+    def unsort(self, x):
+        return _permute(x, (slice(None), self.inverse), (slice(None), self.order))
+
+    def reverse(self, x):
+        """Each sorted sequence reversed within its own length; padding stays in
+        place (the map is its own inverse)."""
+        return _permute(x, self._reverse_index, self._reverse_index)
+
+    def run(self, sequence, seq, init_states, params):
+        """sequence(x, init_states, params) -> (y, *finals) run segment by segment
+        over the rows still running; returns (y zero at padding, *finals). The
+        first segment runs every row (all lengths are >= 1), so a None initial
+        state is never split."""
+        batch = seq.shape[1]
+        states = list(init_states)
+        pieces = []
+        for t0, t1, active in self.segments:
+            starts = [None if s is None else s[:active] for s in states]
+            y, *last = sequence(seq[t0:t1, :active], starts, params)
+            if active < batch:
+                y = cat([y, zeros(t1 - t0, batch - active, y.shape[2], dtype=y.dtype, device=y.device)], 1)
+            pieces.append(y)
+            states = [v if active == batch else cat([v, s[active:]], 0) for v, s in zip(last, states)]
+        longest = self.segments[-1][1]
+        if longest < self.steps:
+            pieces.append(zeros(self.steps - longest, batch, pieces[0].shape[2], dtype=pieces[0].dtype,
+                                device=pieces[0].device))
+        return (cat(pieces, 0) if len(pieces) > 1 else pieces[0], *states)

@@ -22,6 +22,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return _plain(np.zeros((), np.float32))
     if norm_type == math.inf:
         total = max(float(_xp(g.data).abs(g.data).max()) if g.data.size else 0.0 for g in grads)
+    elif norm_type == 2.0:  # a dot product per gradient (BLAS), no temporaries
+        total = math.sqrt(sum(float(_xp(g.data).vdot(g.data, g.data)) for g in grads))
     else:
         total = sum(float((_xp(g.data).abs(g.data.astype(np.float64)) ** norm_type).sum()) for g in grads)
         total = total ** (1.0 / norm_type)

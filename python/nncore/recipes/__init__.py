@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Optional
 from ._run import RecipeError, Run, user_input
 
 __all__ = ["Option", "RECIPES", "Recipe", "RecipeError", "Result", "Run", "Trained", "evaluate", "evaluator",
-           "get", "recipe", "train", "user_input"]
+           "get", "recipe", "sample", "sampler", "train", "user_input"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Recipe:
     options: Dict[str, Option] = dataclasses.field(default_factory=dict)
     evaluate: Optional[Callable] = None
     higher_is_better: bool = True
+    sample: Optional[Callable] = None
+    distributed: bool = False
 
 
 @dataclasses.dataclass
@@ -74,12 +76,15 @@ class Result:
 RECIPES: Dict[str, Recipe] = {}
 
 
-def recipe(name, summary, metric, epochs, batch_size=None, lr=None, options=None, higher_is_better=True):
-    """Registers `train(run) -> Trained` as the recipe `name`."""
+def recipe(name, summary, metric, epochs, batch_size=None, lr=None, options=None, higher_is_better=True,
+           distributed=False):
+    """Registers `train(run) -> Trained` as the recipe `name`. distributed=True
+    says it trains data-parallel under MPI when asked (it draws its batches from
+    run.loader and wraps its model with run.parallel)."""
 
     def register(fn):
         RECIPES[name] = Recipe(name, summary, metric, fn, epochs, batch_size, lr, dict(options or {}),
-                               higher_is_better=higher_is_better)
+                               higher_is_better=higher_is_better, distributed=distributed)
         return fn
 
     return register
@@ -90,6 +95,17 @@ def evaluator(name):
 
     def register(fn):
         RECIPES[name].evaluate = fn
+        return fn
+
+    return register
+
+
+def sampler(name):
+    """Registers `sample(run, state, temperature, length, prime) -> str` for the
+    recipe `name` (a generative model: `nncore sample MODEL --weights W`)."""
+
+    def register(fn):
+        RECIPES[name].sample = fn
         return fn
 
     return register
@@ -141,7 +157,8 @@ def _check_device(device):
                           "none is usable here")
 
 
-def _run(rec, epochs, batch_size, lr, seed, device, out, data, quiet, options, stream):
+def _run(rec, epochs, batch_size, lr, seed, device, out, data, quiet, options, stream, distributed=False,
+         sync_batchnorm=False):
     if epochs is not None and epochs < 1:
         raise RecipeError(f"epochs must be at least 1, got {epochs}")
     if batch_size is not None and batch_size < 1:
@@ -151,15 +168,28 @@ def _run(rec, epochs, batch_size, lr, seed, device, out, data, quiet, options, s
     if data is not None and not os.path.exists(data):
         raise RecipeError(f"--data {data}: no such file or folder")
     _check_device(device)
+    if distributed:
+        if not rec.distributed:
+            supported = ", ".join(sorted(n for n, r in RECIPES.items() if r.distributed))
+            raise RecipeError(f"model {rec.name!r} does not train data-parallel; --distributed works with: "
+                              f"{supported}")
+        from .. import distributed as dist
+
+        dist.init()
+    elif sync_batchnorm:
+        raise RecipeError("--sync-batchnorm needs --distributed")
     return Run(rec.name, epochs or rec.epochs, batch_size or rec.batch_size, lr or rec.lr, seed, device, out, data,
-               quiet, options, stream)
+               quiet, options, stream, distributed, sync_batchnorm)
 
 
 def train(name, *, epochs=None, batch_size=None, lr=None, seed=0, threads=None, device="cpu", out=None, data=None,
-          quiet=True, stream=None, **options):
-    """Runs recipe `name`; with `out`, writes OUT/name.npz (atomically) and pictures."""
+          quiet=True, stream=None, distributed=False, sync_batchnorm=False, **options):
+    """Runs recipe `name`; with `out`, writes OUT/name.npz (atomically) and pictures.
+    distributed=True trains data-parallel over the MPI job this process is in
+    (same global batch; rank 0 alone prints and writes)."""
     rec = get(name)
-    run = _run(rec, epochs, batch_size, lr, seed, device, out, data, quiet, _options(rec, options), stream)
+    run = _run(rec, epochs, batch_size, lr, seed, device, out, data, quiet, _options(rec, options), stream,
+               distributed, sync_batchnorm)
     with _settings(threads, seed):
         trained = rec.train(run)
     weights = None
@@ -210,4 +240,27 @@ def evaluate(name, weights, *, batch_size=None, seed=0, threads=None, device="cp
     return Result(name, rec.metric, float(value), time.perf_counter() - start, {}, {}, weights, [])
 
 
-from . import perceptron, mlp, hopfield  # noqa: E402,F401  (each registers its recipes)
+def sample(name, weights, *, temperature=1.0, length=400, prime=None, seed=0, threads=None, device="cpu"):
+    """Generates from weights saved by `train(name, out=...)`: the text (prime
+    included) drawn at `temperature`."""
+    rec = get(name)
+    if rec.sample is None:
+        raise RecipeError(f"model {name!r} does not generate; models that do: "
+                          f"{', '.join(sorted(n for n, r in RECIPES.items() if r.sample)) or 'none'}")
+    if not temperature > 0:
+        raise RecipeError(f"--temperature must be positive, got {temperature}")
+    if length < 0:
+        raise RecipeError(f"--length must be at least 0, got {length}")
+    saved = load_weights(name, weights)
+    run = _run(rec, None, None, None, seed, device, None, None, True, saved.get("options", {}), None)
+    with _settings(threads, seed):
+        try:
+            return rec.sample(run, saved["state"], temperature, length, prime)
+        except (KeyError, ValueError) as e:
+            raise RecipeError(f"--weights {weights}: does not fit model {name!r} ({e})") from None
+
+
+from . import perceptron, mlp, hopfield, cnn, ssd  # noqa: E402,F401  (each registers its recipes)
+from . import elman, adding, birnn, charlm, seq2seq  # noqa: E402,F401
+from . import resnet, vgg, transfer  # noqa: E402,F401
+from . import gan, dcgan, vae  # noqa: E402,F401

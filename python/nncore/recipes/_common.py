@@ -33,6 +33,12 @@ def train_epoch(run, model, loader, optimizer, desc, augment=None, scheduler=Non
         seen += n
     if scheduler is not None:
         scheduler.step()
+    if run.distributed:
+        from .. import distributed
+
+        totals = np.array([total_loss, correct, seen], np.float64)
+        distributed.all_reduce_([totals], op="sum")
+        total_loss, correct, seen = totals
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
@@ -60,8 +66,8 @@ def fit_classifier(run, model, train_set, test_set, optimizer, scheduler=None, a
                    label_smoothing=0.0):
     """Trains for run.epochs (or epochs) with a seeded shuffle, evaluating on
     test_set after each epoch (recorded in run.history); returns the final
-    test accuracy."""
-    loader = DataLoader(train_set, batch_size=run.batch_size, shuffle=True, generator=run.rng(1))
+    test accuracy. Data parallel when the run is (pass run.parallel(model))."""
+    loader = run.loader(train_set)
     epochs = epochs or run.epochs
     accuracy = 0.0
     for epoch in range(1, epochs + 1):

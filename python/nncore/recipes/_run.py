@@ -29,7 +29,15 @@ def user_input(what):
 
 class Run:
     def __init__(self, model, epochs, batch_size, lr, seed=0, device="cpu", out=None, data=None, quiet=True,
-                 options=None, stream=None):
+                 options=None, stream=None, distributed=False, sync_batchnorm=False):
+        from .. import distributed as dist
+
+        self.distributed = distributed
+        self.sync_batchnorm = sync_batchnorm
+        self.rank = dist.rank() if distributed else 0
+        self.world_size = dist.world_size() if distributed else 1
+        if self.rank != 0:  # rank 0 alone prints and writes
+            quiet, out = True, None
         self.model = model
         self.epochs = epochs
         self.batch_size = batch_size
@@ -50,6 +58,35 @@ class Run:
     def rng(self, salt=0):
         """A NumPy Generator derived from the run's seed (salt picks an independent stream)."""
         return np.random.default_rng([self.seed, salt])
+
+    # ---- data parallel (`nncore train MODEL --distributed` under mpirun) ----
+    def loader(self, dataset, shuffle=True, drop_last=False, batch_size=None, salt=1):
+        """A DataLoader over this rank's shard of dataset, in batches of
+        (batch_size or run.batch_size) / world_size, so that a global batch holds
+        the same samples whatever the number of processes; a new seeded order
+        each pass."""
+        from .. import distributed as dist
+        from ..data import DataLoader
+
+        batch = batch_size or self.batch_size
+        if batch % self.world_size:
+            raise RecipeError(f"batch size {batch} does not divide among {self.world_size} processes; use a "
+                              f"multiple of {self.world_size}")
+        sampler = dist.DistributedSampler(dataset, self.world_size, self.rank, shuffle=shuffle,
+                                          seed=int(self.rng(salt).integers(2 ** 31)), drop_last=drop_last)
+        return _EpochLoader(DataLoader(dataset, batch // self.world_size, drop_last=drop_last, sampler=sampler))
+
+    def parallel(self, module):
+        """module wrapped for data-parallel training when the run is distributed
+        (gradients averaged over ranks during backward; BatchNorm synchronised
+        with --sync-batchnorm), else module itself."""
+        if not self.distributed:
+            return module
+        from .. import distributed as dist
+
+        if self.sync_batchnorm:
+            dist.convert_sync_batchnorm(module)
+        return dist.DistributedDataParallel(module)
 
     # ---- reporting ----
     def log(self, message):
@@ -119,6 +156,22 @@ class Run:
     @property
     def seconds(self):
         return time.perf_counter() - self.start
+
+
+class _EpochLoader:
+    """A DataLoader whose sampler moves to the next epoch at every pass."""
+
+    def __init__(self, loader):
+        self.loader = loader
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.loader.sampler.set_epoch(self.epoch)
+        self.epoch += 1
+        return iter(self.loader)
 
 
 def _fmt(v):

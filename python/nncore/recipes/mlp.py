@@ -68,7 +68,8 @@ class InputNoise:
 @recipe("mlp", "backprop: a 2-3-1 sigmoid net solves XOR; a 64-512-256-10 MLP reads the 8x8 digits",
         metric="digits test accuracy", epochs=60, batch_size=32, lr=1e-3,
         options={"xor_hidden": Option(3, "hidden units of the XOR network (2 or 3)"),
-                 "noise": Option(0.3, "std of the Gaussian noise added to standardised training pixels")})
+                 "noise": Option(0.3, "std of the Gaussian noise added to standardised training pixels")},
+        distributed=True)
 def train(run):
     xor_model, solved, xor_losses = train_xor(run, hidden=run.options["xor_hidden"])
     xor_acc = xor_accuracy(xor_model)
@@ -76,7 +77,7 @@ def train(run):
             f"{solved if solved else 'never within'} steps")
 
     (train_set, test_set), (mean, scale) = standardise(*digits_datasets(flatten=True))
-    model = digits_model().to(run.device)
+    model = run.parallel(digits_model().to(run.device))
     opt = optim.AdamW(model.parameters(), lr=run.lr, weight_decay=1e-2)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, run.epochs)
     noise = InputNoise(run.options["noise"], run.rng(2)) if run.options["noise"] > 0 else None
