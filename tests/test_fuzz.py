@@ -42,8 +42,10 @@ TIMEOUT = 30.0
 # Deliberate differences from PyTorch (README's table): (function, argument) pairs
 # where nncore returns a result for a value PyTorch refuses.
 ACCEPTS_MORE = {
-    ("dropout", "p"),           # p is range-checked only when it matters (training=True)
-    ("one_hot", "num_classes"),
+    # a scalar beyond float32 on float32 data: PyTorch cannot convert it, nncore computes with inf
+    ("multi_margin_loss", "margin"),
+    ("normalize", "eps"),
+    ("hinge_embedding_loss", "margin"),
 }
 
 
@@ -206,7 +208,7 @@ def check(kind, name, data):
         assert msg.startswith(name + ":"), f"{what}: message does not start with '{name}:': {msg}"
         # a replaced value may be valid and make another argument wrong: the message names some argument
         named = [n for n in names + ["out", "input", "output", "indices", "shape"] if n in msg[len(name) + 1:]]
-        assert named or "result is too large" in msg, f"{what}: message names no argument: {msg}"
+        assert named or "too large to allocate" in msg, f"{what}: message names no argument: {msg}"
         return
     assert result[0] == "ok", f"{what}: {result}"
     _, mismatch, note = result

@@ -431,6 +431,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_tensor(input, "batch_norm", "input")
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must both be None or both be Tensors")
+    _same_dtype("batch_norm", input, weight=weight, bias=bias)
     xd = input.data
     if xd.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {xd.shape}")
@@ -500,6 +501,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in normalized_shape):
         raise TypeError(f"layer_norm: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
     normalized_shape = tuple(int(n) for n in normalized_shape)
+    _same_dtype("layer_norm", input, weight=weight, bias=bias)
     xd = input.data
     k = len(normalized_shape)
     if xd.shape[xd.ndim - k:] != normalized_shape:
@@ -637,6 +639,8 @@ def pad(input, pad, mode="constant", value=0.0):
         return _make(out, (input,), pad_backward)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' does), got value={value!r}")
     index = []
     for axis, (a, b) in enumerate(pairs):
         n = xd.shape[axis]
@@ -1030,6 +1034,13 @@ def _arg_error(fn, name, v, want):
     return TypeError(f"{fn}: {name} must be {want}, got {type(v).__name__}")
 
 
+def _same_dtype(fn, input, **params):
+    """Parameters that enter the arithmetic must have the input's dtype, as in PyTorch."""
+    for name, p in params.items():
+        if isinstance(p, Tensor) and p.data.dtype != input.data.dtype:
+            raise TypeError(f"{fn}: {name} must have the input's dtype {input.data.dtype}, got {p.data.dtype}")
+
+
 def _check_arg(fn, name, v, optional):
     is_bool = isinstance(v, (bool, np.bool_))
     if name in _TENSORS or (name in ("weight", "bias") and not optional):
@@ -1063,6 +1074,8 @@ def _check_arg(fn, name, v, optional):
             return
         if is_bool or not isinstance(v, numbers.Integral):
             raise _arg_error(fn, name, v, "an int" + (" or None" if name in _INTS_OR_NONE else ""))
+        if not -(1 << 63) <= v < 1 << 63:
+            raise ValueError(f"{fn}: {name} must fit in int64, got {v}")
     elif name == "reduction":
         choices = _REDUCTIONS + (("batchmean",) if fn == "kl_div" else ())
         if not isinstance(v, str):

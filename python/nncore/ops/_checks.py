@@ -100,6 +100,6 @@ def guarded(fn, keep_index_errors=False):
         except AttributeError as e:  # an argument of a type the code did not expect
             raise TypeError(f"{op}: an argument has the wrong type ({e})") from None
         except MemoryError as e:
-            raise ValueError(f"{op}: the result is too large to allocate ({e or 'out of memory'})") from None
+            raise ValueError(f"{op}: the output is too large to allocate ({e or 'out of memory'})") from None
 
     return wrapper
