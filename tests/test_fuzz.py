@@ -46,6 +46,11 @@ ACCEPTS_MORE = {
     ("multi_margin_loss", "margin"),
     ("normalize", "eps"),
     ("hinge_embedding_loss", "margin"),
+    # non-constant F.pad modes pad any number of trailing axes; PyTorch only the spatial ones
+    ("pad", "input"),
+    ("pad", "pad"),
+    # NumPy integers count as ints (PyTorch wants Python ints or sequences here)
+    ("adaptive_avg_pool2d", "output_size"),
 }
 
 

@@ -838,6 +838,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
     target = _float_target(target, input, "binary_cross_entropy")
+    if target.data.dtype != input.data.dtype:
+        raise TypeError(f"binary_cross_entropy: target must have the input's dtype {input.data.dtype}, got "
+                        f"{target.data.dtype}")
     _check_same_shape(input, target, "binary_cross_entropy")
     _no_grad_arg(weight, "binary_cross_entropy", "weight")
     xd, td = input.data, target.data
@@ -919,6 +922,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         raise IndexError(f"nll_loss: target {int(bad)} is out of bounds for {C} classes")
     safe = xp.where(valid, t, 0)
     w = valid.astype(x.dtype)
+    if weight is not None and tuple(_as_tensor(weight, input).shape) != (C,):
+        raise ValueError(f"nll_loss: weight must be ({C},) (one per class), got {tuple(_as_tensor(weight, input).shape)}")
     if weight is not None:
         w = w * _as_tensor(weight, input).data[safe]
     picked = x[xp.arange(t.shape[0]), safe]
