@@ -268,8 +268,14 @@ def test_load_refuses_object_arrays(tmp_path):
         z.writestr("__nncore_meta__.npy", _npy(np.frombuffer(b'{"w": "array"}', np.uint8)))
         z.writestr("w.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", 118)
                    + b"{'descr': '|O', 'fortran_order': False, 'shape': (2,), }".ljust(117) + b"\n" + b"\x80" * 16)
-    with pytest.raises(ValueError, match="only numeric arrays"):
+    with pytest.raises(ValueError, match="holds Python objects"):
         nncore.load(path)
+
+
+def test_load_keeps_string_arrays(tmp_path):
+    nncore.save({"classes": np.array(["cat", "dog"]), "w": np.ones(2, np.float32)}, tmp_path / "s.npz")
+    back = nncore.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back["classes"], ["cat", "dog"])
 
 
 def test_save_refuses_colliding_keys(tmp_path):

@@ -149,8 +149,9 @@ class _Archive:
             version = fmt.read_magic(fh)
             header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, _, dtype = header(fh)
-            if dtype.hasobject or dtype.kind not in "biufc":
-                raise ValueError(f"load: {self.path}: {name!r} has dtype {dtype}; only numeric arrays are loaded")
+            if dtype.hasobject:
+                raise ValueError(f"load: {self.path}: {name!r} has dtype {dtype}, which holds Python objects; "
+                                 f"only plain arrays (numbers, strings) are loaded")
             if math.prod(shape) * dtype.itemsize > self.sizes[name]:
                 raise ValueError(f"load: {self.path}: {name!r} declares shape {shape} of {dtype}, larger than "
                                  f"its {self.sizes[name]} stored bytes")
