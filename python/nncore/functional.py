@@ -120,6 +120,7 @@ def bilinear(input1, input2, weight, bias=None):
                          f"{tuple(weight.shape)}")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"bilinear: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}")
+    _same_dtype("bilinear", input1, input2=input2, weight=weight, bias=bias)
 
     y = (matmul(input1.unsqueeze(-2).unsqueeze(-3), weight) * input2.unsqueeze(-2).unsqueeze(-3)).sum(-1)
     y = y.squeeze(-1)
