@@ -62,6 +62,8 @@ def step(model_name):
         "lenet": (lambda: __import__("nncore.models.cnn", fromlist=["LeNet"]).LeNet(), 32, 64),
         "resnet18": (lambda: __import__("nncore.models.resnet", fromlist=["resnet18"]).resnet18(
             num_classes=10, in_channels=1), 32, 64),
+        "resnet34": (lambda: __import__("nncore.models.resnet", fromlist=["resnet34"]).resnet34(
+            num_classes=10, in_channels=1), 32, 64),
     }
     make, size, batch = models[model_name]
     nncore.manual_seed(0)
