@@ -437,6 +437,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if xd.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {xd.shape}")
     N, C = xd.shape[:2]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"batch_norm: {name} must be ({C},) (one per channel), got {tuple(t.shape)}")
     count = xd.size // C if C else 0
     xp = _xp(xd)
     x3 = xd.reshape(N, C, -1)                          # (N, C, S)
@@ -847,6 +851,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     xd, td = input.data, target.data
     if xd.size and _xp(xd) is np and (xd.min() < 0 or xd.max() > 1):
         raise ValueError("binary_cross_entropy: input values must lie in [0, 1]")
+    if td.size and _xp(td) is np and (td.min() < 0 or td.max() > 1):
+        raise ValueError("binary_cross_entropy: target values must lie in [0, 1]")
     xp = _xp(xd)
     with np.errstate(divide="ignore"):
         log_x = xp.maximum(xp.log(xd), -100)
