@@ -11,6 +11,12 @@ import pytest
 from hypothesis import settings
 from support import available_isas, isa
 
+# CI tests the installed wheel: nncore must not come from the source tree's python/.
+if os.environ.get("NNCORE_EXPECT_INSTALLED"):
+    _source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
+    assert not os.path.abspath(nncore.__file__).startswith(_source + os.sep), (
+        f"NNCORE_EXPECT_INSTALLED is set but nncore was imported from {nncore.__file__}")
+
 # A build whose CUDA twins run on the CPU emulator (NNCORE_CUDA=SIM) gets
 # CuPy's stand-in, so the `cuda` tests run here on host memory.
 if nncore._C.build_info()["cuda_emulator"]:

@@ -102,6 +102,28 @@ CASES = [
     ("kl_div_batchmean", lambda F, T, x: F.kl_div(x, T(PROBS), reduction="batchmean"), [(3, 4)], "n", []),
     ("kl_div_log_target", lambda F, T, x, y: F.kl_div(x, y, reduction="sum", log_target=True), [(3, 4), (3, 4)],
      "n", []),
+    ("normalize_0d", lambda F, T, x: F.normalize(x.reshape(()) * 3, dim=0), [(1,)], "n", []),
+    ("normalize_p0", lambda F, T, x: F.normalize(x, 0, 1), [(3, 4)], "n", []),
+    ("normalize_p3_dim_last", lambda F, T, x: F.normalize(x, 3.0, -1), [(2, 3, 4)], "n", []),
+    ("normalize_p_negative", lambda F, T, x: F.normalize(x, -1.5, 0), [(3, 4)], "n", []),
+    ("normalize_p_inf", lambda F, T, x: F.normalize(x, float("inf"), 1), [(3, 4)], "n", []),
+    ("pad_reflect_crop", lambda F, T, x: F.pad(x, (-1, 3, 2, -1), mode="reflect"), [(1, 2, 4, 5)], "n", []),
+    ("pad_circular", lambda F, T, x: F.pad(x, (2, 1), mode="circular"), [(2, 3, 4)], "n", []),
+    ("pad_circular_crop", lambda F, T, x: F.pad(x, (-1, 2, 3, -2), mode="circular"), [(1, 2, 5, 5)], "n", []),
+    ("pad_circular_crop_both", lambda F, T, x: F.pad(x, (-2, -1), mode="circular"), [(1, 2, 5)], "n", []),
+    ("pad_replicate_crop", lambda F, T, x: F.pad(x, (-1, 2), mode="replicate"), [(1, 2, 5)], "n", []),
+    ("multi_margin_loss_one_row_none", lambda F, T, x: F.multi_margin_loss(x, T(TARGET3[:1]), reduction="none"),
+     [(1, 4)], "n", []),
+    ("multi_margin_loss_1d_target1_none", lambda F, T, x: F.multi_margin_loss(x, T(TARGET3[:1]), reduction="none"),
+     [(4,)], "n", []),
+    ("multi_margin_loss_0d", lambda F, T, x: F.multi_margin_loss(x.reshape(()), T(np.array(0))), [(1,)], "n", []),
+    ("cross_entropy_probs_target_grad", lambda F, T, x, y: F.cross_entropy(x, F.softmax(y, 1)), [(3, 4), (3, 4)],
+     "n", [K_CE]),
+    ("cross_entropy_probs_target_grad_spatial_weight_smooth",
+     lambda F, T, x, y: F.cross_entropy(x, F.softmax(y, 1), T(CLASS_WEIGHT[:3]), reduction="sum",
+                                        label_smoothing=0.3), [(2, 3, 4, 2), (2, 3, 4, 2)], "n", [K_CE]),
+    ("cross_entropy_probs_target_grad_none", lambda F, T, x, y: F.cross_entropy(x, y * y, reduction="none"),
+     [(5, 3), (5, 3)], "n", [K_CE]),
     ("huber_loss", lambda F, T, x, y: F.huber_loss(x * 2, y, delta=0.7), [(3, 4), (3, 4)], "n", []),
     ("huber_loss_none", lambda F, T, x, y: F.huber_loss(x * 2, y, reduction="none", delta=1.5), [(3, 4), (3, 4)],
      "n", []),
@@ -253,9 +275,24 @@ def test_one_hot():
     (lambda: NF.batch_norm(nncore.ones(1, 3), None, None, training=True), ValueError),
     (lambda: NF.layer_norm(nncore.ones(3, 4), (5,)), ValueError),
     (lambda: NF.embedding(nncore.tensor([0, 9]), nncore.ones(4, 2)), IndexError),
-    (lambda: NF.interpolate(nncore.ones(1, 1, 2, 2), scale_factor=2, mode="bilinear"), ValueError),
+    (lambda: NF.interpolate(nncore.ones(1, 1, 2, 2), scale_factor=2, mode="trilinear"), ValueError),
+    (lambda: NF.interpolate(nncore.ones(1, 1, 2, 2), scale_factor=2, mode="nearest", align_corners=True), ValueError),
+    (lambda: NF.interpolate(nncore.ones(1, 2, 2), scale_factor=2, mode="bilinear"), ValueError),
     (lambda: NF.pad(nncore.ones(3), (1, 2, 3)), ValueError),
     (lambda: NF.binary_cross_entropy(nncore.full((2,), 1.5), nncore.ones(2)), ValueError),
+    (lambda: NF.huber_loss(nncore.ones(3), nncore.zeros(3), delta=0.0), ValueError),
+    (lambda: NF.huber_loss(nncore.ones(3), nncore.zeros(3), delta=-1.0), ValueError),
+    (lambda: NF.smooth_l1_loss(nncore.ones(3), nncore.zeros(3), beta=-1.0), ValueError),
+    (lambda: NF.hardtanh(nncore.ones(3), 1.0, -1.0), ValueError),
+    (lambda: NF.normalize(nncore.ones(3), dim=1), IndexError),
+    (lambda: NF.multi_margin_loss(nncore.ones(3, 4), nncore.tensor([0, 1, 2]), p=3), ValueError),
+    (lambda: NF.multi_margin_loss(nncore.ones(3, 4), nncore.tensor([0, 1])), ValueError),
+    (lambda: NF.multi_margin_loss(nncore.ones(3, 4), nncore.tensor([0, 1, 4])), ValueError),
+    (lambda: NF.multi_margin_loss(nncore.ones(2, 3, 4), nncore.tensor([0, 1])), ValueError),
+    (lambda: NF.pad(nncore.ones(1, 4), (4, 0), mode="reflect"), ValueError),
+    (lambda: NF.pad(nncore.ones(1, 4), (5, 0), mode="circular"), ValueError),
+    (lambda: NF.pad(nncore.ones(1, 4), (1.5, 0)), TypeError),
+    (lambda: NF.pad(nncore.ones(1, 4), (1, 1), mode="wrap"), ValueError),
 ])
 def test_bad_arguments_raise(call, error):
     with pytest.raises(error):
@@ -356,3 +393,49 @@ def test_large_inputs_through_cached_buffers_match_torch(rng):
     ref.backward(torch.tensor(g))
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_pad_reflect_on_empty_batch_and_circular_crop_values():
+    empty = NF.pad(nncore.ones(0, 3, 5), (2, 2), mode="reflect")
+    assert tuple(empty.shape) == (0, 3, 9)
+    x = nncore.arange(5.0).reshape(1, 1, 5)
+    np.testing.assert_array_equal(NF.pad(x, (-1, 2), mode="circular").numpy().ravel(), [1, 2, 3, 4, 1, 2])
+    np.testing.assert_array_equal(NF.pad(x, (2, -1), mode="circular").numpy().ravel(), [2, 3, 0, 1, 2, 3])
+    np.testing.assert_array_equal(NF.pad(x, (-3, 2), mode="reflect").numpy().ravel(), [3, 4, 3, 2])
+
+
+@pytest.mark.parametrize("call,wshape", [
+    (lambda w: NF.nll_loss(nncore.randn(3, 4, requires_grad=True), nncore.tensor([0, 1, 2]), weight=w), (4,)),
+    (lambda w: NF.cross_entropy(nncore.randn(3, 4, requires_grad=True), nncore.tensor([0, 1, 2]), weight=w), (4,)),
+    (lambda w: NF.multi_margin_loss(nncore.randn(3, 4, requires_grad=True), nncore.tensor([0, 1, 2]), weight=w),
+     (4,)),
+    (lambda w: NF.binary_cross_entropy(nncore.rand(3, 4, requires_grad=True), nncore.rand(3, 4), weight=w), (3, 4)),
+], ids=["nll_loss", "cross_entropy", "multi_margin_loss", "binary_cross_entropy"])
+def test_gradient_not_computed_is_an_error(call, wshape):
+    """A weight that requires grad would silently get none: refused, naming it (PyTorch refuses it too)."""
+    with pytest.raises(ValueError, match="weight requires grad"):
+        call(nncore.rand(*wshape, requires_grad=True))
+    call(nncore.rand(*wshape))
+    with nncore.no_grad():
+        call(nncore.rand(*wshape, requires_grad=True))
+
+
+def test_cross_entropy_probability_target_gets_its_gradient():
+    x = nncore.randn(3, 4, requires_grad=True)
+    t = nncore.tensor(np.random.default_rng(0).dirichlet(np.ones(4), 3).astype(np.float32), requires_grad=True)
+    NF.cross_entropy(x, t).backward()
+    assert t.grad is not None
+    logp = x.data - x.data.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    np.testing.assert_allclose(t.grad.numpy(), -logp / 3, rtol=1e-5, atol=1e-6)
+
+
+@K_SOFTMAX
+def test_softmin_dtype_casts_first(rng):
+    x = nncore.tensor(rng.standard_normal((3, 5)).astype(np.float32), requires_grad=True)
+    y = NF.softmin(x, 1, dtype=np.float64)
+    assert y.dtype == np.float64
+    e = np.exp(-x.data.astype(np.float64))
+    np.testing.assert_allclose(y.numpy(), e / e.sum(1, keepdims=True), rtol=1e-12)
+    y[:, 0].sum().backward()
+    assert x.grad.dtype == np.float32

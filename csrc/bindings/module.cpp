@@ -97,4 +97,5 @@ PYBIND11_MODULE(_C, m) {
   nnc::ops::bind_pool2d(m);
   nnc::ops::bind_boxes(m);
   nnc::ops::bind_rnn(m);
+  nnc::ops::bind_interpolate(m);
 }

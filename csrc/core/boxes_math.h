@@ -48,11 +48,18 @@ NNC_HD T box_iou(T ax1, T ay1, T ax2, T ay2, T area_a, T bx1, T by1, T bx2, T by
   return uni > T(0) ? inter / uni : T(0);
 }
 
-// A row is a valid box when its coordinates are finite and x1 <= x2, y1 <= y2.
+// A row is a valid box when its coordinates are finite and x1 <= x2, y1 <= y2;
+// with area_fits (box_iou, which computes in T), twice its area must be finite
+// in T too, so a union area1 + area2 - inter cannot overflow. (NMS computes
+// its IoU in float64 with its own guards and takes any finite box.)
 template <typename T>
-NNC_HD bool box_is_valid(T x1, T y1, T x2, T y2) {
+NNC_HD bool box_is_valid(T x1, T y1, T x2, T y2, bool area_fits = false) {
   // x - x is 0 for finite x and NaN for inf or NaN; NaN fails every comparison
   T finite = (x1 - x1) + (y1 - y1) + (x2 - x2) + (y2 - y2);
+  if (area_fits) {
+    T twice_area = box_area<T>(x1, y1, x2, y2) * T(2);
+    finite += twice_area - twice_area;
+  }
   return finite == T(0) && x1 <= x2 && y1 <= y2;
 }
 

@@ -14,8 +14,13 @@ NNC_HD int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad,
   return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1;
 }
 
-// Does the dilated kernel fit inside the padded input along one axis?
-NNC_HD bool conv_fits(int64_t in, int64_t k, int64_t pad, int64_t dil) { return in + 2 * pad >= dil * (k - 1) + 1; }
+// Does the dilated kernel fit inside the padded input along one axis? Written so
+// that no product overflows: dil (k - 1) <= in + 2 pad - 1 as (k - 1) <= (in + 2 pad - 1) / dil,
+// for in, pad < 2^62 and dil >= 1 (a kernel size of a zero-size weight may be anything).
+NNC_HD bool conv_fits(int64_t in, int64_t k, int64_t pad, int64_t dil) {
+  int64_t span = in + 2 * pad - 1;
+  return span >= 0 && k - 1 <= span / dil;
+}
 
 // Output length of a transposed convolution: (in - 1) stride - 2 pad + dil (k - 1) + out_pad + 1.
 NNC_HD int64_t conv_transpose_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil,

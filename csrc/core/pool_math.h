@@ -34,7 +34,7 @@ NNC_HD MaxWindow max_window(int64_t o, int64_t in, int64_t k, int64_t s, int64_t
   int64_t start = o * s - p;
   int64_t end = start + (k - 1) * d + 1;
   if (end > in) end = in;
-  while (start < 0) start += d;
+  if (start < 0) start += (-start + d - 1) / d * d;  // first tap inside the input, in O(1) whatever the padding
   return {start, end};
 }
 

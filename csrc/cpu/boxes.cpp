@@ -25,19 +25,19 @@ namespace nnc::cpu {
 // ---- value checks, area, IoU -------------------------------------------------
 
 template <typename T>
-int64_t first_invalid_box(const T* boxes, int64_t n) {
+int64_t first_invalid_box(const T* boxes, int64_t n, bool area_fits) {
   constexpr int64_t kBlock = 256;  // rows checked without branches, then re-scanned if one is bad
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     int64_t i1 = std::min(n, i0 + kBlock);
     bool ok = true;
     for (int64_t i = i0; i < i1; ++i) {
       const T* b = boxes + 4 * i;
-      ok &= box_is_valid<T>(b[0], b[1], b[2], b[3]);
+      ok &= box_is_valid<T>(b[0], b[1], b[2], b[3], area_fits);
     }
     if (ok) continue;
     for (int64_t i = i0; i < i1; ++i) {
       const T* b = boxes + 4 * i;
-      if (!box_is_valid<T>(b[0], b[1], b[2], b[3])) return i;
+      if (!box_is_valid<T>(b[0], b[1], b[2], b[3], area_fits)) return i;
     }
   }
   return -1;
@@ -519,8 +519,8 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   return count;
 }
 
-template int64_t first_invalid_box<float>(const float*, int64_t);
-template int64_t first_invalid_box<double>(const double*, int64_t);
+template int64_t first_invalid_box<float>(const float*, int64_t, bool);
+template int64_t first_invalid_box<double>(const double*, int64_t, bool);
 template int64_t first_non_finite<float>(const float*, int64_t);
 template int64_t first_non_finite<double>(const double*, int64_t);
 template void box_area<float>(const float*, int64_t, float*);

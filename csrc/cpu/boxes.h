@@ -9,7 +9,7 @@ namespace nnc::cpu {
 // Index of the first row of boxes (n, 4) that is not finite with x1 <= x2 and
 // y1 <= y2, or -1.
 template <typename T>
-int64_t first_invalid_box(const T* boxes, int64_t n);
+int64_t first_invalid_box(const T* boxes, int64_t n, bool area_fits = false);
 
 // Index of the first non-finite element of x (n,), or -1.
 template <typename T>

@@ -171,6 +171,11 @@ bool backward_input_as_conv(const ConvShape& s, const T* gy, const T* w, T* gx) 
   // it computes every tap over the whole input: worth it only when the output is about as large
   // ("same" padding), and with enough input channels per group to fill the forward's tiles
   if (4 * s.H * s.W > 5 * s.P * s.Q || Cg < 4) return false;
+  // the forward reads the padding as zeros and 0 * inf is NaN: a non-finite weight would reach
+  // input positions its tap never touches, so such weights take the col2im path, which adds in bounds only
+  T finite = 0;
+  for (int64_t i = 0; i < s.K * Cg * RS; ++i) finite += w[i] - w[i];
+  if (finite != T(0)) return false;
   Workspace flipped_ws(s.C * Kg * RS * sizeof(T));
   T* flipped = flipped_ws.as<T>();  // (C, Kg, R, S): flipped[g Cg + c][k][r][t] = w[g Kg + k][c][R-1-r][S-1-t]
   const int nt = s.C * Kg * RS > (int64_t(1) << 16) ? num_threads() : 1;

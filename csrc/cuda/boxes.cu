@@ -40,10 +40,10 @@ T copy_to_host(const T* device_value, cudaStream_t stream) {
 // ---- value checks, area, IoU ----
 
 template <typename T>
-__global__ void first_invalid_box_kernel(const T* boxes, int64_t n, unsigned long long* first) {
+__global__ void first_invalid_box_kernel(const T* boxes, int64_t n, bool area_fits, unsigned long long* first) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const T* b = boxes + 4 * i;
-    if (!box_is_valid<T>(b[0], b[1], b[2], b[3])) atomicMin(first, static_cast<unsigned long long>(i));
+    if (!box_is_valid<T>(b[0], b[1], b[2], b[3], area_fits)) atomicMin(first, static_cast<unsigned long long>(i));
   }
 }
 
@@ -191,12 +191,13 @@ __global__ void nms_greedy_kernel(const unsigned long long* mask, int64_t words,
 }  // namespace
 
 template <typename T>
-int64_t first_invalid_box(const T* boxes, int64_t n, double row[4], void* stream) {
+int64_t first_invalid_box(const T* boxes, int64_t n, double row[4], void* stream, bool area_fits) {
   if (n == 0) return -1;
   cudaStream_t s = as_stream(stream);
   DeviceBuffer first(sizeof(unsigned long long));
   NNC_CUDA_CHECK(cudaMemsetAsync(first.as<void>(), 0xFF, sizeof(unsigned long long), s));
-  NNC_LAUNCH(first_invalid_box_kernel<T>, blocks_for(n), kThreads, 0, s, boxes, n, first.as<unsigned long long>());
+  NNC_LAUNCH(first_invalid_box_kernel<T>, blocks_for(n), kThreads, 0, s, boxes, n, area_fits,
+             first.as<unsigned long long>());
   unsigned long long bad = copy_to_host(first.as<unsigned long long>(), s);
   if (bad == ~0ull) return -1;
   T values[4];
@@ -306,8 +307,8 @@ int64_t nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, con
   return copy_to_host(count.as<int64_t>(), s);
 }
 
-template int64_t first_invalid_box<float>(const float*, int64_t, double*, void*);
-template int64_t first_invalid_box<double>(const double*, int64_t, double*, void*);
+template int64_t first_invalid_box<float>(const float*, int64_t, double*, void*, bool);
+template int64_t first_invalid_box<double>(const double*, int64_t, double*, void*, bool);
 template int64_t first_non_finite<float>(const float*, int64_t, double*, void*);
 template int64_t first_non_finite<double>(const double*, int64_t, double*, void*);
 template void box_area<float>(const float*, int64_t, float*, void*);

@@ -10,7 +10,7 @@ namespace nnc::cuda {
 // First row of boxes (n, 4) that is not finite with x1 <= x2, y1 <= y2, or -1;
 // its four values go to row. Waits for the stream.
 template <typename T>
-int64_t first_invalid_box(const T* boxes, int64_t n, double row[4], void* stream);
+int64_t first_invalid_box(const T* boxes, int64_t n, double row[4], void* stream, bool area_fits = false);
 
 // First non-finite element of x (n,), or -1; its value goes to value. Waits for the stream.
 template <typename T>

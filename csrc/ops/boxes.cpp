@@ -37,8 +37,8 @@ std::string row_str(const T* row, int64_t width) {
   return s + ")";
 }
 
-// Every row finite with x1 <= x2 and y1 <= y2.
-void check_box_values(const Array& b, const char* op, const char* arg, uintptr_t stream) {
+// Every row finite with x1 <= x2 and y1 <= y2 (and, with area_fits, twice its area finite).
+void check_box_values(const Array& b, const char* op, const char* arg, uintptr_t stream, bool area_fits = false) {
   (void)stream;
   int64_t n = b.shape[0];
   int64_t bad = -1;
@@ -46,20 +46,23 @@ void check_box_values(const Array& b, const char* op, const char* arg, uintptr_t
   if (b.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
     double values[4];
-    bad = b.dtype == DType::float32 ? nnc::cuda::first_invalid_box<float>(b.ptr<const float>(), n, values, reinterpret_cast<void*>(stream))
+    bad = b.dtype == DType::float32 ? nnc::cuda::first_invalid_box<float>(b.ptr<const float>(), n, values, reinterpret_cast<void*>(stream), area_fits)
                                     : nnc::cuda::first_invalid_box<double>(b.ptr<const double>(), n, values,
-                                                                           reinterpret_cast<void*>(stream));
+                                                                           reinterpret_cast<void*>(stream), area_fits);
     if (bad >= 0) row = row_str(values, 4);
 #endif
   } else if (b.dtype == DType::float32) {
-    bad = cpu::first_invalid_box<float>(b.ptr<const float>(), n);
+    bad = cpu::first_invalid_box<float>(b.ptr<const float>(), n, area_fits);
     if (bad >= 0) row = row_str(b.ptr<const float>() + 4 * bad, 4);
   } else {
-    bad = cpu::first_invalid_box<double>(b.ptr<const double>(), n);
+    bad = cpu::first_invalid_box<double>(b.ptr<const double>(), n, area_fits);
     if (bad >= 0) row = row_str(b.ptr<const double>() + 4 * bad, 4);
   }
   NNC_CHECK(bad < 0, op, ": ", arg, " row ", bad, " is ", row,
-            "; every box must be finite with x1 <= x2 and y1 <= y2");
+            "; every box must be finite with x1 <= x2 and y1 <= y2",
+            !area_fits                   ? ""
+            : b.dtype == DType::float32 ? ", and twice its area finite in float32 (pass float64 boxes for larger ones)"
+                                         : ", and twice its area finite in float64");
 }
 
 void check_score_values(const Array& s, const char* op, uintptr_t stream) {
@@ -125,8 +128,8 @@ void box_iou(py::handle boxes1_obj, py::handle boxes2_obj, py::handle out_obj, u
   check_no_overlap(out, b1, "box_iou", "out", "boxes1");
   check_no_overlap(out, b2, "box_iou", "out", "boxes2");
   if (n == 0 || m == 0) return;
-  check_box_values(b1, "box_iou", "boxes1", stream);
-  check_box_values(b2, "box_iou", "boxes2", stream);
+  check_box_values(b1, "box_iou", "boxes1", stream, true);
+  check_box_values(b2, "box_iou", "boxes2", stream, true);
   if (b1.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
     if (b1.dtype == DType::float32)

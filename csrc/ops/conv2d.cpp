@@ -36,13 +36,15 @@ std::string pair_str(const Pair& p) { return str("(", p[0], ", ", p[1], ")"); }
 
 void check_options(const char* op, const Options& o) {
   for (int i = 0; i < 2; ++i) {
-    NNC_CHECK(o.stride[i] >= 1 && o.stride[i] < kMaxOption, op, ": stride must be >= 1, got ", pair_str(o.stride));
-    NNC_CHECK(o.dilation[i] >= 1 && o.dilation[i] < kMaxOption, op, ": dilation must be >= 1, got ",
+    NNC_CHECK(o.stride[i] >= 1 && o.stride[i] < kMaxOption, op, ": stride must be >= 1 and < 2**31, got ",
+              pair_str(o.stride));
+    NNC_CHECK(o.dilation[i] >= 1 && o.dilation[i] < kMaxOption, op, ": dilation must be >= 1 and < 2**31, got ",
               pair_str(o.dilation));
-    NNC_CHECK(o.padding[i] >= 0 && o.padding[i] < kMaxOption, op, ": padding must be >= 0, got ",
+    NNC_CHECK(o.padding[i] >= 0 && o.padding[i] < kMaxOption, op, ": padding must be >= 0 and < 2**31, got ",
               pair_str(o.padding));
     if (o.transposed) {
-      NNC_CHECK(o.output_padding[i] >= 0, op, ": output_padding must be >= 0, got ", pair_str(o.output_padding));
+      NNC_CHECK(o.output_padding[i] >= 0 && o.output_padding[i] < kMaxOption, op,
+                ": output_padding must be >= 0 and < 2**31, got ", pair_str(o.output_padding));
       NNC_CHECK(o.output_padding[i] < o.stride[i] || o.output_padding[i] < o.dilation[i], op,
                 ": output_padding must be smaller than either stride or dilation, got output_padding ",
                 pair_str(o.output_padding), " with stride ", pair_str(o.stride), " and dilation ",
@@ -67,6 +69,8 @@ cpu::ConvShape conv_shape(const char* op, const Array& x, const Array& w, const 
   check_options(op, o);
   const int64_t g = o.groups, C_in = x.shape[1], R = w.shape[2], S = w.shape[3];
   NNC_CHECK(R >= 1 && S >= 1, op, ": kernel size must be >= 1, got weight of shape ", w.shape_str());
+  NNC_CHECK(w.shape[1] < kMaxOption && w.shape[0] < kMaxOption, op,
+            ": weight channel counts must be < 2**31, got weight of shape ", w.shape_str());
   NNC_CHECK(C_in % g == 0, op, ": in_channels (", C_in, ") must be divisible by groups (", g, ")");
   cpu::ConvShape s{};
   s.R = R, s.S = S, s.groups = g;
@@ -81,9 +85,9 @@ cpu::ConvShape conv_shape(const char* op, const Array& x, const Array& w, const 
     for (int i = 0; i < 2; ++i) {
       int64_t in = x.shape[2 + i], k = w.shape[2 + i];
       NNC_CHECK(conv_fits(in, k, o.padding[i], o.dilation[i]), op, ": kernel (", R, ", ", S, ") with dilation ",
-                pair_str(o.dilation), " spans (", o.dilation[0] * (R - 1) + 1, ", ", o.dilation[1] * (S - 1) + 1,
-                ") pixels, larger than the padded input (", x.shape[2] + 2 * o.padding[0], ", ",
-                x.shape[3] + 2 * o.padding[1], ")");
+                pair_str(o.dilation), " spans (", (long double)o.dilation[0] * (R - 1) + 1, ", ",
+                (long double)o.dilation[1] * (S - 1) + 1, ") pixels, larger than the padded input (",
+                x.shape[2] + 2 * o.padding[0], ", ", x.shape[3] + 2 * o.padding[1], ")");
     }
     s.C = C_in, s.H = x.shape[2], s.W = x.shape[3], s.K = w.shape[0];
     s.P = conv_out_size(s.H, R, s.stride_h, s.pad_h, s.dil_h);
@@ -92,6 +96,10 @@ cpu::ConvShape conv_shape(const char* op, const Array& x, const Array& w, const 
     NNC_CHECK(w.shape[0] == C_in, op, ": weight of shape ", w.shape_str(), " expects ", w.shape[0],
               " input channels (weight.shape[0]), got input with ", C_in, " channels");
     s.K = C_in, s.P = x.shape[2], s.Q = x.shape[3], s.C = w.shape[1] * g;
+    // sizes of zero-size arrays may be anything: keep (in - 1) stride + dil (k - 1) inside int64
+    for (int64_t v : {s.P, s.Q, R, S, s.C})
+      NNC_CHECK(v < kMaxOption, op, ": input spatial sizes, kernel size and out_channels must be < 2**31 for a "
+                "transposed convolution, got input ", x.shape_str(), " and weight ", w.shape_str());
     s.H = conv_transpose_out_size(s.P, R, s.stride_h, s.pad_h, s.dil_h, o.output_padding[0]);
     s.W = conv_transpose_out_size(s.Q, S, s.stride_w, s.pad_w, s.dil_w, o.output_padding[1]);
     NNC_CHECK(s.H >= 1 && s.W >= 1, op, ": output size (", s.H, ", ", s.W, ") must be >= 1; the padding ",

@@ -1,6 +1,7 @@
 // Front door of gemm / batched matmul: validates every argument, then runs the
 // CPU twin (cpu/gemm*.cpp) or the CUDA kernel (cuda/gemm.cu).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "core/array.h"
@@ -58,6 +59,11 @@ void gemm(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a, 
             ") and b (", mb.batch, ") differ");
   std::vector<int64_t> want = batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
   check_shape(out, want, "gemm", "out");
+  NNC_CHECK(mc.batch <= 1 || M == 0 || N == 0 || mc.batch_stride >= (M - 1) * mc.ld + N,
+            "gemm: out's matrices overlap each other (batch stride ", mc.batch_stride, " for (", M, ", ", N,
+            ") matrices with row stride ", mc.ld, "); pass an out whose batches are apart, such as a contiguous one");
+  NNC_CHECK(std::isfinite(alpha), "gemm: alpha must be finite, got ", alpha);
+  NNC_CHECK(std::isfinite(beta), "gemm: beta must be finite, got ", beta);
   check_no_overlap(out, a, "gemm", "out", "a");
   check_no_overlap(out, b, "gemm", "out", "b");
   if (out.numel() == 0) return;

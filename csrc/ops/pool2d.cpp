@@ -14,6 +14,7 @@
 #include "cpu/pool2d.h"
 #include "cuda/pool2d.h"
 #include "ops/ops.h"
+#include "ops/run_twin.h"
 
 namespace py = pybind11;
 
@@ -115,24 +116,6 @@ void check_output(const char* op, const char* arg, const Array& out, const Array
   check_writeable(out, op, arg);
 }
 
-// Runs on_cuda(T{}, stream) for a CUDA array, else on_cpu(T{}) without the GIL,
-// with T the array's float type. Without a CUDA build on_cuda is never
-// instantiated, so the CUDA declarations need no definitions.
-template <typename OnCuda, typename OnCpu>
-void run_twin(const Array& like, [[maybe_unused]] uintptr_t stream, OnCuda&& on_cuda, OnCpu&& on_cpu) {
-  auto with_type = [&](auto&& fn) {
-    if (like.dtype == DType::float32) fn(float(0));
-    else fn(double(0));
-  };
-#ifdef NNCORE_HAVE_CUDA
-  if (like.device == Device::cuda)
-    return with_type([&](auto zero) { on_cuda(zero, reinterpret_cast<void*>(stream)); });
-#else
-  (void)on_cuda;
-#endif
-  py::gil_scoped_release no_gil;
-  with_type(on_cpu);
-}
 
 void max_pool2d(py::handle x_obj, py::handle out_obj, py::handle indices_obj, Pair kernel, Pair stride, Pair padding,
                 Pair dilation, bool ceil_mode, uintptr_t stream) {
@@ -253,12 +236,21 @@ void check_norm(const char* op, double p) {
   NNC_CHECK(!std::isnan(p) && p != 0, op, ": norm_type must be a nonzero number (or +-inf), got ", p);
 }
 
+// A finite p must survive the data type: p itself and 1/p representable (float32: |p| <= 3.4e38),
+// else x^p and t^(1/p) compute 0^0 = 1 for every window.
+void check_norm_fits(const char* op, double p, const Array& like) {
+  if (std::isinf(p) || like.dtype != DType::float32) return;
+  NNC_CHECK(!std::isinf(float(p)) && float(1.0 / p) != 0.0f, op, ": norm_type ", p,
+            " is too large for float32 data (|norm_type| <= 3.4e38); pass float('inf') for the max of |x|");
+}
+
 void lp_pool2d(py::handle x_obj, py::handle out_obj, double p, Pair kernel, Pair stride, bool ceil_mode,
                uintptr_t stream) {
   const char* op = "lp_pool2d";
   check_norm(op, p);
   Array x = as_array(x_obj, op, "input");
   check_data(op, "input", x);
+  check_norm_fits(op, p, x);
   Geometry g = window_geometry(op, x.shape, kernel, stride, Pair{0, 0}, Pair{1, 1}, ceil_mode);
   Array out = as_array(out_obj, op, "out");
   check_output(op, "out", out, x, "input", g.out_shape, x.dtype);
@@ -286,6 +278,7 @@ void lp_pool2d_backward(py::handle grad_out_obj, py::handle x_obj, py::handle y_
   check_data(op, "input", x);
   check_same_dtype(gy, x, op, "grad_output", "input");
   check_same_device(gy, x, op, "grad_output", "input");
+  check_norm_fits(op, p, x);
   Geometry g = window_geometry(op, x.shape, kernel, stride, Pair{0, 0}, Pair{1, 1}, ceil_mode);
   check_shape(gy, g.out_shape, op, "grad_output");
   Array y = as_array(y_obj, op, "output");

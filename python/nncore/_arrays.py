@@ -40,7 +40,10 @@ def empty(shape, dtype, like):
     """Uninitialised output on the device of `like`: nncore's host cache on the
     CPU (no page faults on repeated calls), CuPy's memory pool on the GPU."""
     if not is_cuda(like):
-        return _C.empty(shape, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
+        try:
+            return _C.empty(shape, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
+        except (ValueError, MemoryError) as e:
+            raise ValueError(f"the output of shape {tuple(shape)} is too large to allocate ({e})") from None
     import cupy
 
     with cupy.cuda.Device(like.device.id):

@@ -4,6 +4,7 @@ backward sits beside its forward; GEMM, convolution, pooling, the softmax family
 and the recurrent cells run in nncore.ops kernels, elementwise glue in `xp`.
 """
 
+import builtins
 import math
 import numbers
 
@@ -55,6 +56,21 @@ def _check_tensor(x, op, arg):
         raise TypeError(f"{op}: {arg} must be a Tensor, got {type(x).__name__}")
 
 
+def _no_grad_arg(x, op, arg):
+    """A gradient that is not computed is an error, never silence: refuses an
+    argument that requires grad where op does not differentiate it (PyTorch
+    refuses the same ones)."""
+    if _mode.enabled and isinstance(x, Tensor) and x.requires_grad:
+        raise ValueError(f"{op}: {arg} requires grad, but {op} is not differentiable with respect to {arg}; "
+                         f"pass {arg}.detach()")
+
+
+def _real_arg(v, op, arg):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{op}: {arg} must be a real number, got {type(v).__name__}")
+    return float(v)
+
+
 def _gemm(a, b, trans_a=False, trans_b=False):
     """op(a) @ op(b) for 2-D arrays: nncore's GEMM for float32/float64."""
     if a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and min(a.shape + b.shape) > 0:
@@ -67,7 +83,11 @@ def _gemm(a, b, trans_a=False, trans_b=False):
 def linear(input, weight, bias=None):
     """y = x W^T + b; x is (..., in_features), W (out_features, in_features)."""
     _check_tensor(input, "linear", "input")
+    _check_tensor(weight, "linear", "weight")
     xd, wd = input.data, weight.data
+    if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+        raise TypeError(f"linear: input, weight and bias must have one dtype, got input {xd.dtype}, weight "
+                        f"{wd.dtype}" + ("" if bias is None else f", bias {bias.data.dtype}"))
     if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(f"linear: input (..., {wd.shape[1] if wd.ndim == 2 else '?'}) and weight "
                          f"(out_features, in_features) disagree: got input {xd.shape}, weight {wd.shape}")
@@ -92,6 +112,15 @@ def linear(input, weight, bias=None):
 def bilinear(input1, input2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k."""
     from .tensor import matmul
+
+    if weight.ndim != 3 or input1.ndim < 1 or input2.ndim < 1 or input1.shape[-1] != weight.shape[1] or \
+            input2.shape[-1] != weight.shape[2] or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise ValueError(f"bilinear: weight (out, in1, in2) must agree with input1 (..., in1) and input2 "
+                         f"(..., in2), got input1 {tuple(input1.shape)}, input2 {tuple(input2.shape)}, weight "
+                         f"{tuple(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"bilinear: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}")
+    _same_dtype("bilinear", input1, input2=input2, weight=weight, bias=bias)
 
     y = (matmul(input1.unsqueeze(-2).unsqueeze(-3), weight) * input2.unsqueeze(-2).unsqueeze(-3)).sum(-1)
     y = y.squeeze(-1)
@@ -231,6 +260,8 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def adaptive_avg_pool2d(input, output_size):
     """Means over the adaptive windows [floor(i H / OH), ceil((i + 1) H / OH))."""
     _check_tensor(input, "adaptive_avg_pool2d", "input")
+    if output_size is None:
+        raise TypeError("adaptive_avg_pool2d: output_size must be an int or a pair (an entry may be None), got None")
     xd = _contiguous(input.data)
     out = ops.adaptive_avg_pool2d(xd, output_size)
     shape = xd.shape
@@ -253,6 +284,10 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _check_tensor(input, "hardtanh", "input")
+    min_val, max_val = _real_arg(min_val, "hardtanh", "min_val"), _real_arg(max_val, "hardtanh", "max_val")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, max_val={max_val}")
     xd = input.data
     out = np.minimum(np.maximum(xd, min_val), max_val).astype(xd.dtype, copy=False)
     return _make(out, (input,), lambda g: (g * ((xd > min_val) & (xd < max_val)),), saved=(input,))
@@ -359,7 +394,11 @@ def log_softmax(input, dim=None, dtype=None):
     return _softmax_op(input, dim, True, "log_softmax")
 
 
-def softmin(input, dim=None):
+def softmin(input, dim=None, dtype=None):
+    """softmax(-x) along dim; dtype casts the input first, as in softmax."""
+    _check_tensor(input, "softmin", "input")
+    if dtype is not None:
+        input = input.to(dtype)
     return softmax(-input, dim)
 
 
@@ -391,10 +430,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     d weight = S_gx / std, d bias = S_g and, in training,
     dx = scale (g - S_g / count - (x - mean) S_gx / (count var_eps))."""
     _check_tensor(input, "batch_norm", "input")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be None or both be Tensors")
+    _same_dtype("batch_norm", input, weight=weight, bias=bias)
     xd = input.data
     if xd.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {xd.shape}")
     N, C = xd.shape[:2]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"batch_norm: {name} must be ({C},) (one per channel), got {tuple(t.shape)}")
     count = xd.size // C if C else 0
     xp = _xp(xd)
     x3 = xd.reshape(N, C, -1)                          # (N, C, S)
@@ -454,9 +500,13 @@ _NONE = _plain(np.zeros(0, np.float32))
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalises over the last len(normalized_shape) axes."""
-    if isinstance(normalized_shape, numbers.Integral):
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(normalized_shape)
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in normalized_shape):
+        raise TypeError(f"layer_norm: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+    normalized_shape = tuple(int(n) for n in normalized_shape)
+    _same_dtype("layer_norm", input, weight=weight, bias=bias)
     xd = input.data
     k = len(normalized_shape)
     if xd.shape[xd.ndim - k:] != normalized_shape:
@@ -533,14 +583,31 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
-    """x / max(||x||_p along dim, eps) (SSD's L2Norm without the scale)."""
-    return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
+    """x / max(||x||_p along dim, eps) (SSD's L2Norm without the scale). p = 0
+    counts the non-zero entries (no gradient through the norm), as PyTorch."""
+    _check_tensor(input, "normalize", "input")
+    p = _real_arg(p, "normalize", "p")
+    if input.ndim == 0:
+        _norm_dim(dim, 0, "normalize")
+        return normalize(input.reshape(1), p, 0, eps).reshape(())
+    return input / clamp(norm(input, p, _norm_dim(dim, input.ndim, "normalize"), keepdim=True), min=eps)
 
 
 def one_hot(tensor, num_classes=-1):
     idx = tensor.data
-    if num_classes < 0:
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: tensor must hold int64 class indices, got {idx.dtype}")
+    if num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 (infer) or >= 0, got {num_classes}")
+    if idx.size and int(idx.min()) < 0:
+        raise ValueError(f"one_hot: tensor values must be >= 0, got {int(idx.min())}")
+    if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0
+    elif idx.size and int(idx.max()) >= num_classes:
+        raise ValueError(f"one_hot: tensor values must be smaller than num_classes={num_classes}, got "
+                         f"{int(idx.max())}")
+    if idx.size * num_classes > 1 << 31:
+        raise ValueError(f"one_hot: num_classes={num_classes} for {idx.size} indices is too large a result")
     xp = _xp(idx)
     return _plain((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
 
@@ -549,6 +616,10 @@ def one_hot(tensor, num_classes=-1):
 def pad(input, pad, mode="constant", value=0.0):
     """Pads the last len(pad)//2 axes; pad = (left_last, right_last, left_prev, ...).
     Negative amounts crop. Modes: constant, reflect, replicate, circular."""
+    _check_tensor(input, "pad", "input")
+    if not isinstance(pad, (tuple, list)) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: pad must have an even length of at most 2 * ndim, got {len(pad)} for "
                          f"{input.ndim}-D input")
@@ -571,22 +642,34 @@ def pad(input, pad, mode="constant", value=0.0):
             return (gx,)
 
         return _make(out, (input,), pad_backward)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' does), got value={value!r}")
     index = []
     for axis, (a, b) in enumerate(pairs):
         n = xd.shape[axis]
+        if a == 0 and b == 0:  # an axis that is not padded may have any size, 0 included
+            index.append(xp.arange(n).reshape([n if i == axis else 1 for i in range(nd)]))
+            continue
+        if n + builtins.min(a, 0) + builtins.min(b, 0) <= 0:
+            raise ValueError(f"pad: padding ({a}, {b}) crops the whole axis {axis} of size {n}")
         pos = np.arange(-a, n + b)
         if mode == "reflect":
+            # reflected about the input's own first and last entries (a crop on the other side does not move them)
             if a >= n or b >= n:
-                raise ValueError(f"pad: reflect padding ({a}, {b}) must be smaller than the size {n}")
+                raise ValueError(f"pad: reflect padding ({a}, {b}) must be smaller than the size {n} of axis {axis}")
             period = 2 * (n - 1) if n > 1 else 1
             pos = np.abs(pos) % period
             pos = np.where(pos >= n, period - pos, pos)
         elif mode == "replicate":
             pos = np.clip(pos, 0, n - 1)
-        elif mode == "circular":
-            pos = pos % n
         else:
-            raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+            # circular: wraps within what remains after the crops, as PyTorch
+            lo, kept = builtins.max(-a, 0), n - builtins.max(-a, 0) - builtins.max(-b, 0)
+            if a > kept or b > kept:
+                raise ValueError(f"pad: circular padding ({a}, {b}) must be at most the size {kept} of axis {axis}")
+            pos = lo + np.arange(-builtins.max(a, 0), kept + builtins.max(b, 0)) % kept
         shape = [1] * nd
         shape[axis] = len(pos)
         index.append(xp.asarray(pos.reshape(shape)))
@@ -595,21 +678,53 @@ def pad(input, pad, mode="constant", value=0.0):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):
-    """Nearest-neighbour resize of (N, C, *spatial): src = floor(dst * in / out)."""
-    if mode != "nearest":
-        raise ValueError(f"interpolate: only mode='nearest' is supported, got {mode!r}")
-    spatial = input.shape[2:]
+    """Resize of (N, C, *spatial), as torch.nn.functional.interpolate. Modes:
+    'nearest' (src = floor(dst * in / out)), 'bilinear' and 'bicubic' (4-D input;
+    align_corners; nncore.ops.interpolate2d), 'area' (adaptive average pooling)."""
+    op = "interpolate"
+    _check_tensor(input, op, "input")
+    modes = ("nearest", "bilinear", "bicubic", "area")
+    if not isinstance(mode, str) or mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {', '.join(map(repr, modes))}, got {mode!r}")
+    if align_corners is not None:
+        if mode in ("nearest", "area"):
+            raise ValueError(f"{op}: align_corners can only be set with mode 'bilinear' or 'bicubic', got mode "
+                             f"{mode!r}")
+        if not isinstance(align_corners, (bool, np.bool_)):
+            raise TypeError(f"{op}: align_corners must be a bool or None, got {type(align_corners).__name__}")
+    spatial = tuple(input.shape[2:])
     k = len(spatial)
     if k == 0:
-        raise ValueError(f"interpolate: input must be (N, C, *spatial), got shape {tuple(input.shape)}")
+        raise ValueError(f"{op}: input must be (N, C, *spatial), got shape {tuple(input.shape)}")
+    if mode in ("bilinear", "bicubic") and k != 2:
+        raise ValueError(f"{op}: mode {mode!r} needs 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    if mode == "area" and k > 2:
+        raise ValueError(f"{op}: mode 'area' takes 3-D or 4-D input, got shape {tuple(input.shape)}")
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    factors = None
     if size is not None:
         sizes = (size,) * k if isinstance(size, numbers.Integral) else tuple(size)
-        scales = [n / s for n, s in zip(spatial, sizes)]
+        if len(sizes) != k or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes):
+            raise ValueError(f"{op}: size must be an int or {k} ints for {k} spatial axes, got {size!r}")
     else:
         factors = (scale_factor,) * k if isinstance(scale_factor, numbers.Number) else tuple(scale_factor)
+        if len(factors) != k or not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and
+                                        f > 0 and f < 1 << 31 and math.isfinite(f) for f in factors):
+            raise ValueError(f"{op}: scale_factor must be a positive number or {k} of them, got {scale_factor!r}")
         sizes = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"{op}: output sizes must be >= 1, got {sizes} for input {tuple(input.shape)}")
+    if mode == "area":
+        if k == 1:
+            return adaptive_avg_pool2d(input.unsqueeze(2), (1, sizes[0])).squeeze(2)
+        return adaptive_avg_pool2d(input, sizes)
+    if mode in ("bilinear", "bicubic"):
+        return _interpolate2d(input, sizes, mode, bool(align_corners),
+                              None if factors is None or recompute_scale_factor else factors)
+    if size is not None:
+        scales = [n / s for n, s in zip(spatial, sizes)]
+    else:
         scales = [n / s for n, s in zip(spatial, sizes)] if recompute_scale_factor else [1.0 / f for f in factors]
     xp = _xp(input.data)
     index = [slice(None), slice(None)]
@@ -619,6 +734,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         shape[axis] = s
         index.append(xp.asarray(pos.reshape(shape)))
     return getitem(input, tuple(index))
+
+
+def _interpolate2d(input, sizes, mode, align_corners, factors):
+    """Bilinear / bicubic resize in nncore.ops.interpolate2d, backward beside it."""
+    xd = _contiguous(input.data)
+    if xd.dtype.kind != "f" or xd.dtype.itemsize not in (4, 8):
+        raise TypeError(f"interpolate: mode {mode!r} needs float32 or float64 input, got {xd.dtype}")
+    out = ops.interpolate2d(xd, sizes, mode, align_corners, factors)
+
+    def interpolate_backward(g):
+        return (ops.interpolate2d_backward(_contiguous(g), xd.shape, mode, align_corners, factors),)
+
+    return _make(out, (input,), interpolate_backward)
 
 
 # ---------------------------------------------------------------- losses
@@ -645,6 +773,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere."""
     target = _as_tensor(target, input)
     _check_same_shape(input, target, "smooth_l1_loss")
+    beta = _real_arg(beta, "smooth_l1_loss", "beta")
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     d = input - target
     ad = d.abs()
     if beta == 0:
@@ -654,6 +785,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
+    delta = _real_arg(delta, "huber_loss", "delta")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     return smooth_l1_loss(input, target, reduction, delta) * delta if reduction != "none" else \
         smooth_l1_loss(input, target, "none", delta) * delta
 
@@ -669,17 +803,30 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
     """Multi-class hinge: sum_{i != y} max(0, margin - x[y] + x[i])^p / C (times weight[y])."""
-    if p not in (1, 2):
-        raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
-    x = input if input.ndim == 2 else input.unsqueeze(0)
-    t = target.data.reshape(-1)
+    op = "multi_margin_loss"
+    _check_tensor(input, op, "input")
+    if not isinstance(p, numbers.Integral) or isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
+    _no_grad_arg(weight, op, "weight")
+    if input.ndim > 2:
+        raise ValueError(f"{op}: input must be 0-D, 1-D (C,) or 2-D (N, C), got shape {tuple(input.shape)}")
+    td = target.data if isinstance(target, Tensor) else _xp(input.data).asarray(target)
+    if td.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold int64 class indices, got {td.dtype}")
+    x = input if input.ndim == 2 else input.reshape(1, -1)
     N, C = x.shape
-    if t.shape[0] != N:
-        raise ValueError(f"multi_margin_loss: target must be ({N},), got {tuple(target.shape)}")
+    if (td.ndim > 1 or td.size != N) if input.ndim == 2 else td.size != 1 or td.ndim > 1:
+        want = f"({N},)" if input.ndim == 2 else "() or (1,)"
+        raise ValueError(f"{op}: target must be {want} for input of shape {tuple(input.shape)}, "
+                         f"got {tuple(td.shape)}")
+    t = td.reshape(-1)
+    if t.size and bool(((t < 0) | (t >= C)).any()):
+        raise ValueError(f"{op}: target values must lie in [0, {C}), got {int(t[(t < 0) | (t >= C)][0])}")
     xp = _xp(x.data)
     rows = xp.arange(N)
     picked = x[rows, t].unsqueeze(1)
-    h = clamp(margin - picked + x, min=0.0)
+    z = margin - picked + x
+    h = where(z.data > 0, z, 0.0)  # as PyTorch: a term counts where margin - x[y] + x[i] > 0 (so NaN does not)
     if p == 2:
         h = h * h
     not_target = xp.ones((N, C), x.dtype)
@@ -688,18 +835,24 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     if weight is not None:
         h = h * weight[_plain(t)].unsqueeze(1)
     loss = h.sum(1) / C
-    if input.ndim == 1:
-        loss = loss.reshape(())
+    if input.ndim < 2:
+        loss = loss.reshape(td.shape)
     return _reduce(loss, reduction, "multi_margin_loss")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
-    target = _as_tensor(target, input)
+    target = _float_target(target, input, "binary_cross_entropy")
+    if target.data.dtype != input.data.dtype:
+        raise TypeError(f"binary_cross_entropy: target must have the input's dtype {input.data.dtype}, got "
+                        f"{target.data.dtype}")
     _check_same_shape(input, target, "binary_cross_entropy")
+    _no_grad_arg(weight, "binary_cross_entropy", "weight")
     xd, td = input.data, target.data
     if xd.size and _xp(xd) is np and (xd.min() < 0 or xd.max() > 1):
         raise ValueError("binary_cross_entropy: input values must lie in [0, 1]")
+    if td.size and _xp(td) is np and (td.min() < 0 or td.max() > 1):
+        raise ValueError("binary_cross_entropy: target values must lie in [0, 1]")
     xp = _xp(xd)
     with np.errstate(divide="ignore"):
         log_x = xp.maximum(xp.log(xd), -100)
@@ -726,7 +879,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """(1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x)), computed stably."""
-    target = _as_tensor(target, input)
+    target = _float_target(target, input, "binary_cross_entropy_with_logits")
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     if pos_weight is not None:
         log_weight = 1 + (_as_tensor(pos_weight, input) - 1) * target
@@ -736,6 +889,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def _float_target(target, input, op):
+    """A target of probabilities or values: float, as PyTorch requires."""
+    target = _as_tensor(target, input)
+    if target.data.dtype.kind != "f":
+        raise TypeError(f"{op}: target must be a float Tensor, got {target.data.dtype}")
+    return target
 
 
 def _class_last(input, op):
@@ -751,6 +912,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """-weight[t] * input[n, t]; mean divides by the summed weights of the
     targets that are not ignore_index."""
     _check_tensor(input, "nll_loss", "input")
+    _no_grad_arg(weight, "nll_loss", "weight")
     td = target.data if isinstance(target, Tensor) else np.asarray(target)
     if td.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold int64 class indices, got {td.dtype}")
@@ -767,6 +929,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         raise IndexError(f"nll_loss: target {int(bad)} is out of bounds for {C} classes")
     safe = xp.where(valid, t, 0)
     w = valid.astype(x.dtype)
+    if weight is not None and tuple(_as_tensor(weight, input).shape) != (C,):
+        raise ValueError(f"nll_loss: weight must be ({C},) (one per class), got {tuple(_as_tensor(weight, input).shape)}")
     if weight is not None:
         w = w * _as_tensor(weight, input).data[safe]
     picked = x[xp.arange(t.shape[0]), safe]
@@ -784,6 +948,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     kernel (nncore.ops.cross_entropy_with_grad): for a reduced loss the forward
     pass also yields d loss / d input, which backward only rescales."""
     _check_tensor(input, "cross_entropy", "input")
+    _no_grad_arg(weight, "cross_entropy", "weight")
+    if _mode.enabled and isinstance(target, Tensor) and target.requires_grad:
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     xd = _contiguous(input.data)
     td = target.data if isinstance(target, Tensor) else _xp(xd).asarray(target)
     if td.dtype.kind in "iu":
@@ -810,12 +977,158 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return _make(loss, (input,), cross_entropy_reduced_backward)
 
 
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
+    """Cross-entropy with class-probability targets that require grad, composed
+    of differentiable ops so both input and target get their gradients."""
+    op = "cross_entropy"
+    if np.dtype(target.data.dtype).kind != "f":
+        raise TypeError(f"{op}: a target that requires grad must hold float class probabilities, got {target.dtype}")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: class-probability target must have the input's shape {tuple(input.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    ls = _real_arg(label_smoothing, op, "label_smoothing")
+    if not 0.0 <= ls <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {ls}")
+    cax = 1 if input.ndim > 1 else 0
+    C = input.shape[cax]
+    logp = log_softmax(input, dim=cax)
+    t = target if target.dtype == input.dtype else target.to(input.dtype)
+    if ls:
+        t = t * (1.0 - ls) + ls / C
+    prod = t * logp
+    if weight is not None:
+        w = _as_tensor(weight, input)
+        if tuple(w.shape) != (C,):
+            raise ValueError(f"{op}: weight must be ({C},), got {tuple(w.shape)}")
+        prod = prod * w.reshape((C,) + (1,) * (input.ndim - 1 - cax))
+    loss = -prod.sum(cax)
+    if reduction == "mean":
+        return loss.mean()
+    return _reduce(loss, reduction, op)
+
+
 def kl_div(input, target, reduction="mean", log_target=False):
-    target = _as_tensor(target, input)
+    target = _float_target(target, input, "kl_div")
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        loss = where(target.data > 0, target * (target.clamp(min=1e-38).log() - input), 0.0)
+        # PyTorch's xlogy(t, t) - t * x: 0 log 0 = 0, and NaN for t < 0 (or NaN)
+        td = target.data
+        xlogy = where(td > 0, target * target.clamp(min=1e-38).log(),
+                      _plain(_xp(td).where(td == 0, 0, np.nan).astype(td.dtype, copy=False)))
+        loss = xlogy - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
     return _reduce(loss, reduction, "kl_div")
+
+
+# ---------------------------------------------------------------- argument checks
+# Every function of __all__ checks its arguments by name before it runs (the
+# types torch.nn.functional takes), and whatever still escapes leaves as a
+# TypeError/ValueError/IndexError led by the function's name (ops._checks.guarded).
+_TENSORS = {"input", "input1", "input2", "x", "tensor"}
+_ARRAYS = {"target", "weight", "bias", "running_mean", "running_var", "pos_weight"}
+_BOOLS = {"ceil_mode", "count_include_pad", "inplace", "log_target", "return_indices", "scale_grad_by_freq",
+          "sparse", "training"}
+_BOOLS_OR_NONE = {"align_corners", "recompute_scale_factor"}
+_REALS = {"alpha", "beta", "delta", "eps", "label_smoothing", "margin", "momentum", "negative_slope", "max_val",
+          "min_val", "threshold", "value", "norm_type"}
+_REALS_OR_NONE = {"max_norm"}
+_INTS = {"ignore_index", "num_classes"}
+_INTS_OR_NONE = {"padding_idx", "dim"}
+_REDUCTIONS = ("none", "mean", "sum")
+_ANY_DTYPE = {"one_hot", "embedding", "pad", "relu", "interpolate"}  # the others take float input only
+
+
+def _arg_error(fn, name, v, want):
+    return TypeError(f"{fn}: {name} must be {want}, got {type(v).__name__}")
+
+
+def _same_dtype(fn, input, **params):
+    """Parameters that enter the arithmetic must have the input's dtype, as in PyTorch."""
+    for name, p in params.items():
+        if isinstance(p, Tensor) and p.data.dtype != input.data.dtype:
+            raise TypeError(f"{fn}: {name} must have the input's dtype {input.data.dtype}, got {p.data.dtype}")
+
+
+def _check_arg(fn, name, v, optional):
+    is_bool = isinstance(v, (bool, np.bool_))
+    if name in _TENSORS or (name in ("weight", "bias") and not optional):
+        if not isinstance(v, Tensor):
+            raise _arg_error(fn, name, v, "a Tensor")
+        if name in _TENSORS and fn not in _ANY_DTYPE and v.data.dtype.kind != "f":
+            raise TypeError(f"{fn}: {name} must be a float Tensor, got {v.data.dtype}")
+    elif name in _ARRAYS:
+        if v is None and (optional or name in ("running_mean", "running_var")):
+            return
+        arrays_too = name in ("target", "pos_weight") or (name == "weight" and ("loss" in fn or "entropy" in fn))
+        if not (isinstance(v, Tensor) or arrays_too and (isinstance(v, np.ndarray) or
+                                                          hasattr(v, "__cuda_array_interface__"))):
+            raise _arg_error(fn, name, v, "a Tensor" + (" or None" if optional else ""))
+    elif name in _BOOLS or name in _BOOLS_OR_NONE:
+        if not is_bool and not (v is None and name in _BOOLS_OR_NONE):
+            raise _arg_error(fn, name, v, "a bool" + (" or None" if name in _BOOLS_OR_NONE else ""))
+    elif name in _REALS or name in _REALS_OR_NONE or (name == "p" and fn != "multi_margin_loss"):
+        if v is None and name in _REALS_OR_NONE:
+            return
+        if is_bool or not isinstance(v, numbers.Real):
+            raise _arg_error(fn, name, v, "a real number")
+        try:
+            float(v)
+            if isinstance(v, numbers.Integral) and not -(1 << 63) <= v < 1 << 63:
+                raise OverflowError
+        except OverflowError:
+            raise ValueError(f"{fn}: {name} is too large, got {v}") from None
+    elif name in _INTS or name in _INTS_OR_NONE:
+        if v is None and name in _INTS_OR_NONE:
+            return
+        if is_bool or not isinstance(v, numbers.Integral):
+            raise _arg_error(fn, name, v, "an int" + (" or None" if name in _INTS_OR_NONE else ""))
+        if not -(1 << 63) <= v < 1 << 63:
+            raise ValueError(f"{fn}: {name} must fit in int64, got {v}")
+    elif name == "reduction":
+        choices = _REDUCTIONS + (("batchmean",) if fn == "kl_div" else ())
+        if not isinstance(v, str):
+            raise _arg_error(fn, name, v, "one of " + ", ".join(map(repr, choices)))
+        if v not in choices:
+            raise ValueError(f"{fn}: reduction must be one of {', '.join(map(repr, choices))}, got {v!r}")
+    elif name == "dtype" and v is not None:
+        try:
+            ok = isinstance(v, (type, np.dtype, str)) and np.dtype(v).kind == "f"
+        except TypeError:
+            ok = False
+        if not ok:
+            raise TypeError(f"{fn}: dtype must be a float dtype (np.float32, np.float64) or None, got {v!r}")
+    elif name == "mode" and not isinstance(v, str):
+        raise _arg_error(fn, name, v, "a str")
+
+
+def _checked(fn):
+    import functools
+    import inspect
+
+    from .ops._checks import guarded
+
+    name = fn.__name__
+    params = [(p.name, p.default is None) for p in inspect.signature(fn).parameters.values()]
+    positions = {n: i for i, (n, _) in enumerate(params)}
+    optional = dict(params)
+    inner = guarded(fn, keep_index_errors=True)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for (arg, opt), v in zip(params, args):
+            _check_arg(name, arg, v, opt)
+        for arg, v in kwargs.items():
+            if arg in positions:
+                _check_arg(name, arg, v, optional[arg])
+        return inner(*args, **kwargs)
+
+    return wrapper
+
+
+for _name in __all__:
+    globals()[_name] = _checked(globals()[_name])
+del _name

@@ -1529,6 +1529,9 @@ def prod(x, dim=None, keepdim=False):
 
 
 def norm(x, p=2, dim=None, keepdim=False):
+    if p == 0:  # the number of non-zero entries: constant, no gradient (as PyTorch)
+        axes = _norm_dims(dim, x.data.ndim, "norm") if x.data.ndim else None
+        return _plain((x.data != 0).sum(axis=axes, keepdims=keepdim).astype(x.data.dtype))
     if p == 2 or p == "fro":
         return sqrt(sum(x * x, dim, keepdim))
     if p == 1:

@@ -71,6 +71,13 @@ class _ConvNd(Module):
         self.stride = _pair(stride, "stride")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
         self.dilation = _pair(dilation, "dilation")
+        name = type(self).__name__
+        for what, v, low in (("in_channels", (in_channels,), 0), ("out_channels", (out_channels,), 0),
+                             ("kernel_size", self.kernel_size, 1), ("stride", self.stride, 1),
+                             ("dilation", self.dilation, 1),
+                             ("padding", (0,) if isinstance(padding, str) else self.padding, 0)):
+            if min(v) < low:
+                raise ValueError(f"{name}: {what} must be >= {low}, got {v if len(v) > 1 else v[0]}")
         self.groups = groups
         self.weight = _param(*weight_shape, dtype=dtype)
         if bias:

@@ -250,6 +250,9 @@ class Module:
             if key not in state_dict:
                 continue
             arr = _as_array(state_dict[key], key)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict for {type(self).__name__}: {key!r} holds a {arr.dtype} array; "
+                                f"only numeric (bool, int, float) arrays can be loaded")
             if tuple(arr.shape) != tuple(target.data.shape):
                 mismatched.append(f"{key}: checkpoint has shape {tuple(arr.shape)}, the model "
                                   f"{tuple(target.data.shape)}")

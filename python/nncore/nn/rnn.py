@@ -184,12 +184,14 @@ class _CellBase(Module):
         x = input if batched else input.unsqueeze(0)
         return x, batched
 
-    def _state(self, h, x, batched):
+    def _state(self, h, x, batched, what="hx"):
         if h is None:
             return zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{type(self).__name__}: {what} must be a Tensor, got {type(h).__name__}")
         h = h if batched else h.unsqueeze(0)
         if tuple(h.shape) != (x.shape[0], self.hidden_size):
-            raise ValueError(f"{type(self).__name__}: hidden state must be ({x.shape[0]}, {self.hidden_size}), "
+            raise ValueError(f"{type(self).__name__}: {what} must be ({x.shape[0]}, {self.hidden_size}), "
                              f"got {tuple(h.shape)}")
         return h
 
@@ -198,6 +200,16 @@ class _CellBase(Module):
         if not self.bias:
             s += ", bias=False"
         return s
+
+
+def _state_pair(hx, name):
+    """An LSTM's hx: None, or a tuple (h_0, c_0)."""
+    if hx is None:
+        return None, None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise TypeError(f"{name}: hx must be a tuple (h_0, c_0) of Tensors, got "
+                        f"{type(hx).__name__}{'' if not isinstance(hx, (tuple, list)) else f' of {len(hx)}'}")
+    return hx
 
 
 class RNNCell(_CellBase):
@@ -230,8 +242,8 @@ class LSTMCell(_CellBase):
 
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx)
-        h0, c0 = (None, None) if hx is None else hx
-        h, c = lstm_cell(x, self._state(h0, x, batched), self._state(c0, x, batched), self.weight_ih,
+        h0, c0 = _state_pair(hx, "LSTMCell")
+        h, c = lstm_cell(x, self._state(h0, x, batched, "h_0"), self._state(c0, x, batched, "c_0"), self.weight_ih,
                          self.weight_hh, self.bias_ih, self.bias_hh,
                          self.weight_peephole if self.peephole else None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
@@ -315,6 +327,8 @@ class _RNNBase(Module):
             raise ValueError(f"{name}: input has {input.shape[-1]} features, expected {self.input_size}")
 
     def _check_hidden(self, h, batch, what="hx"):
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{type(self).__name__}: {what} must be a Tensor, got {type(h).__name__}")
         dirs = 2 if self.bidirectional else 1
         want = (self.num_layers * dirs, batch, self.hidden_size)
         if tuple(h.shape) != want:
@@ -333,10 +347,10 @@ class _RNNBase(Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         if not batched:
-            states = tuple(None if s is None else s.unsqueeze(1) for s in states)
-        for s in states:
+            states = tuple(s.unsqueeze(1) if isinstance(s, Tensor) else s for s in states)
+        for s, what in zip(states, ("h_0", "c_0") if len(states) == 2 else ("hx",)):
             if s is not None:
-                self._check_hidden(s, x.shape[1])
+                self._check_hidden(s, x.shape[1], what)
         padded = None
         if lengths is not None:
             lengths = self._check_lengths(lengths, x.shape[0], x.shape[1])
@@ -475,7 +489,7 @@ class LSTM(_RNNBase):
         return lstm(x, init_states[0], init_states[1], w_ih, w_hh, b_ih, b_hh, peep)
 
     def forward(self, input, hx=None):
-        h0, c0 = (None, None) if hx is None else hx
+        h0, c0 = _state_pair(hx, "LSTM")
         output, (h_n, c_n) = self._run(input, (h0, c0))
         return output, (h_n, c_n)
 
@@ -483,7 +497,7 @@ class LSTM(_RNNBase):
         """forward over a padded batch whose sequence n fills the first lengths[n]
         (an int array or Tensor (N,)) steps: the output is zero at padding and the
         final state is each sequence's own last one (the module docstring says how)."""
-        h0, c0 = (None, None) if hx is None else hx
+        h0, c0 = _state_pair(hx, "LSTM")
         output, (h_n, c_n) = self._run(input, (h0, c0), lengths)
         return output, (h_n, c_n)
 

@@ -1,7 +1,7 @@
 """Array-level kernels, forward and backward, without autograd. Each function
 takes NumPy arrays (CPU) or CuPy arrays (GPU), allocates its outputs on the
 same device unless `out=` is given, and hands them to nncore._C. One module
-per op family: gemm, conv, pool, softmax, rnn, boxes."""
+per op family: gemm, conv, pool, softmax, rnn, boxes, resize."""
 
 from .gemm import (  # noqa: F401
     gemm,
@@ -38,6 +38,10 @@ from .boxes import (  # noqa: F401
     nms,
     batched_nms,
 )
+from .resize import (  # noqa: F401
+    interpolate2d,
+    interpolate2d_backward,
+)
 from .rnn import (  # noqa: F401
     lstm_cell,
     lstm_cell_backward,
@@ -73,6 +77,8 @@ __all__ = [
     "gru_backward",
     "gru_cell",
     "gru_cell_backward",
+    "interpolate2d",
+    "interpolate2d_backward",
     "log_softmax",
     "log_softmax_backward",
     "lp_pool2d",
@@ -92,3 +98,10 @@ __all__ = [
     "softmax",
     "softmax_backward",
 ]
+
+from ._checks import guarded as _guarded  # noqa: E402
+
+# every public op leaves with a TypeError/ValueError led by its name (see _checks.guarded)
+for _name in __all__:
+    globals()[_name] = _guarded(globals()[_name])
+del _name

@@ -4,12 +4,11 @@ Boxes are (N, 4) rows (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2, no "+1" in
 widths. Every op raises ValueError naming the argument and the first bad row
 when a coordinate or score is not finite or a box has x2 < x1 or y2 < y1."""
 
-import numbers as _numbers
-
 import numpy as _np
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of, array_module
+from ._checks import int_arg, real_arg
 
 
 def _c_contiguous(x):
@@ -27,17 +26,13 @@ def _rows(x):
 
 
 def _real_number(v, op, name):
-    if isinstance(v, bool) or not isinstance(v, _numbers.Real):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
-    return float(v)
+    return real_arg(v, op, name)
 
 
 def _count_or_none(v, op, name):
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, _numbers.Integral):
-        raise TypeError(f"{op}: {name} must be an int or None, got {type(v).__name__}")
-    return int(v)
+    return int_arg(v, op, name, "an int or None")
 
 
 def box_area(boxes, *, out=None):

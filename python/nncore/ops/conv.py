@@ -2,24 +2,19 @@
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of, array_module
+from ._checks import bool_arg, int_arg
 
 
 def _pair(op, name, v):
-    """An int or a pair of ints -> a tuple of two Python ints."""
-    import numbers
-
+    """An int or a pair of ints -> a tuple of two Python ints (each within int64)."""
     items = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    if len(items) != 2 or any(isinstance(i, bool) or not isinstance(i, numbers.Integral) for i in items):
+    if len(items) != 2:
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
-    return int(items[0]), int(items[1])
+    return tuple(int_arg(i, op, name, "an int or a pair of ints") for i in items)
 
 
 def _int(op, name, v):
-    import numbers
-
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{op}: {name} must be an int, got {v!r}")
-    return int(v)
+    return int_arg(v, op, name)
 
 
 def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, output_padding):
@@ -49,9 +44,12 @@ def _conv_backward(op, transposed, grad_out, x, weight, stride, padding, dilatio
 
     x, weight, _, opts = _conv_args(op, x, weight, None, stride, padding, dilation, groups, output_padding)
     grad_out = array_module(x).ascontiguousarray(as_kernel_array(grad_out, op, "grad_output"))
-    mask = tuple(bool(m) for m in output_mask)
-    if len(mask) != 3:
+    if not isinstance(output_mask, (tuple, list)):
+        raise TypeError(f"{op}: output_mask must be a tuple of 3 bools (input, weight, bias), got "
+                        f"{type(output_mask).__name__}")
+    if len(output_mask) != 3:
         raise ValueError(f"{op}: output_mask must have 3 entries (input, weight, bias), got {output_mask!r}")
+    mask = tuple(bool_arg(m, op, "output_mask") for m in output_mask)
     out_shape = _C.conv2d_output_shape(x, weight, *opts, transposed)
     grads = [empty(x.shape, x.dtype, like=x) if mask[0] else None,
              empty(weight.shape, x.dtype, like=x) if mask[1] else None,

@@ -2,6 +2,7 @@
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of
+from ._checks import bool_arg, real_arg
 
 
 def _as_row_major(x, trans):
@@ -22,9 +23,10 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
     """
     a = as_kernel_array(a, "gemm", "a")
     b = as_kernel_array(b, "gemm", "b")
-    for name, v in (("alpha", alpha), ("beta", beta)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"gemm: {name} must be a real number, got {type(v).__name__}")
+    alpha, beta = real_arg(alpha, "gemm", "alpha", finite=True), real_arg(beta, "gemm", "beta", finite=True)
+    trans_a, trans_b = bool_arg(trans_a, "gemm", "trans_a"), bool_arg(trans_b, "gemm", "trans_b")
+    if out is not None:
+        out = as_kernel_array(out, "gemm", "out")
     if out is None:
         if beta != 0:
             raise ValueError("gemm: beta != 0 reads out, so out must be given")
@@ -37,9 +39,9 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
         batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
         shape = (batch, m, n) if 3 in (a.ndim, b.ndim) else (m, n)
         out = empty(shape, a.dtype, like=a)
-    a, trans_a = _as_row_major(a, bool(trans_a))
-    b, trans_b = _as_row_major(b, bool(trans_b))
-    _C.gemm(a, b, out, trans_a, trans_b, float(alpha), float(beta), stream_of(a))
+    a, trans_a = _as_row_major(a, trans_a)
+    b, trans_b = _as_row_major(b, trans_b)
+    _C.gemm(a, b, out, trans_a, trans_b, alpha, beta, stream_of(a))
     return out
 
 

@@ -2,18 +2,15 @@
 
 Semantics of torch.nn.functional; arrays are NCHW (or CHW), float32/float64."""
 
-import numbers as _numbers
-
 import numpy as _np
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of
+from ._checks import bool_arg, int_arg, out_shape_arg, real_arg
 
 
 def _int_arg(v, op, name):
-    if isinstance(v, bool) or not isinstance(v, (int, _np.integer)):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of two ints, got {type(v).__name__}")
-    return int(v)
+    return int_arg(v, op, name, "an int or a tuple of two ints")
 
 
 def _pair(v, op, name):
@@ -43,6 +40,8 @@ def _float_array(x, op, arg):
 def _shape_arg(shape, op):
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"{op}: input_shape must be a tuple of ints, got {type(shape).__name__}")
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{op}: input_shape must be (C, H, W) or (N, C, H, W), got {tuple(shape)}")
     return tuple(_int_arg(s, op, "input_shape") for s in shape)
 
 
@@ -52,14 +51,15 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     With return_indices, also the int64 position h * W + w of each maximum."""
     op = "max_pool2d"
     x = _float_array(input, op, "input")
+    ceil_mode, return_indices = bool_arg(ceil_mode, op, "ceil_mode"), bool_arg(return_indices, op, "return_indices")
     k = _pair(kernel_size, op, "kernel_size")
     s, p, d = _stride(stride, k, op), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
-    shape = _C.pool2d_output_shape(op, x.shape, k, s, p, d, bool(ceil_mode))
+    shape = _C.pool2d_output_shape(op, x.shape, k, s, p, d, ceil_mode)
     if out is None:
         out = empty(shape, x.dtype, like=x)
     if return_indices and indices is None:
         indices = empty(shape, _np.int64, like=x)
-    _C.max_pool2d(x, out, indices if return_indices else None, k, s, p, d, bool(ceil_mode), stream_of(x))
+    _C.max_pool2d(x, out, indices if return_indices else None, k, s, p, d, ceil_mode, stream_of(x))
     return (out, indices) if return_indices else out
 
 
@@ -68,14 +68,17 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     """Gradient of max_pool2d: grad_output scattered (added) to indices in each plane."""
     op = "max_pool2d_backward"
     gy = _float_array(grad_output, op, "grad_output")
+    ceil_mode = bool_arg(ceil_mode, op, "ceil_mode")
     idx = as_kernel_array(indices, op, "indices")
     k = _pair(kernel_size, op, "kernel_size")
     s, p, d = _stride(stride, k, op), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
     shape = _shape_arg(input_shape, op)
-    _C.pool2d_output_shape("max_pool2d", shape, k, s, p, d, bool(ceil_mode))
+    _C.pool2d_output_shape("max_pool2d", shape, k, s, p, d, ceil_mode)
+    if out is not None:
+        out_shape_arg(as_kernel_array(out, op, "out"), shape, op)
     if out is None:
         out = empty(shape, gy.dtype, like=gy)
-    _C.max_pool2d_backward(gy, idx, out, k, s, p, d, bool(ceil_mode), stream_of(gy))
+    _C.max_pool2d_backward(gy, idx, out, k, s, p, d, ceil_mode, stream_of(gy))
     return out
 
 
@@ -93,13 +96,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """Mean over each window, as F.avg_pool2d."""
     op = "avg_pool2d"
     x = _float_array(input, op, "input")
+    ceil_mode = bool_arg(ceil_mode, op, "ceil_mode")
+    count_include_pad = bool_arg(count_include_pad, op, "count_include_pad")
     k = _pair(kernel_size, op, "kernel_size")
     s, p = _stride(stride, k, op), _pair(padding, op, "padding")
     div = _divisor(divisor_override, op)
-    shape = _C.pool2d_output_shape(op, x.shape, k, s, p, (1, 1), bool(ceil_mode))
+    shape = _C.pool2d_output_shape(op, x.shape, k, s, p, (1, 1), ceil_mode)
     if out is None:
         out = empty(shape, x.dtype, like=x)
-    _C.avg_pool2d(x, out, k, s, p, bool(ceil_mode), bool(count_include_pad), div, stream_of(x))
+    _C.avg_pool2d(x, out, k, s, p, ceil_mode, count_include_pad, div, stream_of(x))
     return out
 
 
@@ -108,21 +113,23 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     """Gradient of avg_pool2d with respect to its input."""
     op = "avg_pool2d_backward"
     gy = _float_array(grad_output, op, "grad_output")
+    ceil_mode = bool_arg(ceil_mode, op, "ceil_mode")
+    count_include_pad = bool_arg(count_include_pad, op, "count_include_pad")
     k = _pair(kernel_size, op, "kernel_size")
     s, p = _stride(stride, k, op), _pair(padding, op, "padding")
     div = _divisor(divisor_override, op)
     shape = _shape_arg(input_shape, op)
-    _C.pool2d_output_shape("avg_pool2d", shape, k, s, p, (1, 1), bool(ceil_mode))
+    _C.pool2d_output_shape("avg_pool2d", shape, k, s, p, (1, 1), ceil_mode)
+    if out is not None:
+        out_shape_arg(as_kernel_array(out, op, "out"), shape, op)
     if out is None:
         out = empty(shape, gy.dtype, like=gy)
-    _C.avg_pool2d_backward(gy, out, k, s, p, bool(ceil_mode), bool(count_include_pad), div, stream_of(gy))
+    _C.avg_pool2d_backward(gy, out, k, s, p, ceil_mode, count_include_pad, div, stream_of(gy))
     return out
 
 
 def _norm(norm_type, op):
-    if isinstance(norm_type, bool) or not isinstance(norm_type, _numbers.Real):
-        raise TypeError(f"{op}: norm_type must be a real number, got {type(norm_type).__name__}")
-    p = float(norm_type)
+    p = real_arg(norm_type, op, "norm_type")
     if p == 0 or p != p:
         raise ValueError(f"{op}: norm_type must be a nonzero number (or +-inf), got {norm_type}")
     return p
@@ -133,13 +140,14 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, ou
     (sum x^p)^(1/p) over full windows; p = inf: max |x|, p = -inf: min |x|."""
     op = "lp_pool2d"
     x = _float_array(input, op, "input")
+    ceil_mode = bool_arg(ceil_mode, op, "ceil_mode")
     p = _norm(norm_type, op)
     k = _pair(kernel_size, op, "kernel_size")
     s = _stride(stride, k, op)
-    shape = _C.pool2d_output_shape(op, x.shape, k, s, (0, 0), (1, 1), bool(ceil_mode))
+    shape = _C.pool2d_output_shape(op, x.shape, k, s, (0, 0), (1, 1), ceil_mode)
     if out is None:
         out = empty(shape, x.dtype, like=x)
-    _C.lp_pool2d(x, out, p, k, s, bool(ceil_mode), stream_of(x))
+    _C.lp_pool2d(x, out, p, k, s, ceil_mode, stream_of(x))
     return out
 
 
@@ -148,15 +156,16 @@ def lp_pool2d_backward(grad_output, input, output, norm_type, kernel_size, strid
     """Gradient of lp_pool2d with respect to input (output is lp_pool2d's result)."""
     op = "lp_pool2d_backward"
     gy = _float_array(grad_output, op, "grad_output")
+    ceil_mode = bool_arg(ceil_mode, op, "ceil_mode")
     x = _float_array(input, op, "input")
     y = _float_array(output, op, "output")
     p = _norm(norm_type, op)
     k = _pair(kernel_size, op, "kernel_size")
     s = _stride(stride, k, op)
-    _C.pool2d_output_shape("lp_pool2d", x.shape, k, s, (0, 0), (1, 1), bool(ceil_mode))
+    _C.pool2d_output_shape("lp_pool2d", x.shape, k, s, (0, 0), (1, 1), ceil_mode)
     if out is None:
         out = empty(x.shape, gy.dtype, like=gy)
-    _C.lp_pool2d_backward(gy, x, y, out, p, k, s, bool(ceil_mode), stream_of(gy))
+    _C.lp_pool2d_backward(gy, x, y, out, p, k, s, ceil_mode, stream_of(gy))
     return out
 
 
@@ -200,6 +209,8 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape, *, out=None):
     shape = _shape_arg(input_shape, op)
     if gy.ndim >= 2:
         _C.pool2d_output_shape("adaptive_avg_pool2d", shape, gy.shape[-2:], (1, 1), (0, 0), (1, 1), False)
+    if out is not None:
+        out_shape_arg(as_kernel_array(out, op, "out"), shape, op)
     if out is None:
         out = empty(shape, gy.dtype, like=gy)
     _C.adaptive_avg_pool2d_backward(gy, out, stream_of(gy))

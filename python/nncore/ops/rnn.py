@@ -8,6 +8,7 @@ call; `state` / `saved` carry what the backward needs (documented per op)."""
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of
+from ._checks import bool_arg, choice_arg
 
 
 def _rnn_prepare(op, x, w_hh):
@@ -27,6 +28,11 @@ def _rnn_prepare(op, x, w_hh):
     return x, w_hh, x.dtype, n, inp, hid
 
 
+def bias_arg(bias):
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be a bool, got {type(bias).__name__}")  # led by the op's name in guarded
+
+
 def _zeros(shape, dtype, like):
     out = empty(shape, dtype, like)
     out.fill(0)
@@ -36,6 +42,7 @@ def _zeros(shape, dtype, like):
 def _weight_grads(gates, hid, inp, bias, dtype, like):
     """Outputs for the gradients of w_ih (G H, I), w_hh (G H, H) and, with bias,
     b_ih and b_hh (G H,): G = gates stacked per hidden unit (LSTM 4, GRU 3, Elman 1)."""
+    bias_arg(bias)
     rows = gates * hid
     dw_ih, dw_hh = empty((rows, inp), dtype, like), empty((rows, hid), dtype, like)
     if not bias:
@@ -192,6 +199,7 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x, w_hh, dtype, n, inp, hid = _rnn_prepare("rnn_cell", x, w_hh)
     h = _nh_or_zeros(h, n, hid, dtype, x)
     h_new = empty((n, hid), dtype, x)
+    choice_arg(nonlinearity, "rnn_cell", "nonlinearity", ("tanh", "relu"))
     _C.rnn_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity, h_new, None, stream_of(x))
     return h_new
 
@@ -204,6 +212,7 @@ def rnn_cell_backward(grad_h, x, h, h_new, w_ih, w_hh, nonlinearity="tanh", *, b
     h = _nh_or_zeros(h, n, hid, dtype, x)
     dx, dh = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
     dw_ih, dw_hh, db_ih, db_hh = _weight_grads(1, hid, inp, bias, dtype, x)
+    choice_arg(nonlinearity, "rnn_cell_backward", "nonlinearity", ("tanh", "relu"))
     _C.rnn_backward(grad_h, None, x, h, w_ih, w_hh, h_new, nonlinearity, dx, dh, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
@@ -218,6 +227,7 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     steps = x.shape[0] if x.ndim == 3 else 0
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     y, h_n = empty((steps, n, hid), dtype, x), empty((n, hid), dtype, x)
+    choice_arg(nonlinearity, "rnn", "nonlinearity", ("tanh", "relu"))
     _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, y, h_n, stream_of(x))
     return y, h_n
 
@@ -231,6 +241,7 @@ def rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity="tanh", *,
     h0 = _nh_or_zeros(h0, n, hid, dtype, x)
     dx, dh0 = empty(x.shape, dtype, x), empty((n, hid), dtype, x)
     dw_ih, dw_hh, db_ih, db_hh = _weight_grads(1, hid, inp, bias, dtype, x)
+    choice_arg(nonlinearity, "rnn_backward", "nonlinearity", ("tanh", "relu"))
     _C.rnn_backward(grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity, dx, dh0, dw_ih, dw_hh, db_ih, db_hh,
                     stream_of(x))
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh

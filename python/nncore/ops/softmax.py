@@ -9,15 +9,14 @@ import numpy as np
 
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of
+from ._checks import choice_arg, int_arg, real_arg
 
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _check_int(op, name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{op}: {name} must be an int, got {type(v).__name__}")
-    return int(v)
+    return int_arg(v, op, name)
 
 
 def _softmax(op, x, dim, log, out):
@@ -67,10 +66,8 @@ def _cross_entropy_call(input, target, weight, ignore_index, reduction, label_sm
     if weight is not None:
         weight = as_kernel_array(weight, op, "weight")
     ignore_index = _check_int(op, "ignore_index", ignore_index)
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float, np.floating)):
-        raise TypeError(f"{op}: label_smoothing must be a float, got {type(label_smoothing).__name__}")
+    choice_arg(reduction, op, "reduction", _REDUCTIONS)
+    label_smoothing = real_arg(label_smoothing, op, "label_smoothing")
     if input.ndim < 1:
         raise ValueError(f"{op}: input must be (C,) or (N, C, d1, ...), got a 0-D array")
     positions = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
@@ -83,7 +80,7 @@ def _cross_entropy_call(input, target, weight, ignore_index, reduction, label_sm
     if grad_output is not None:
         grad = grad_out if grad_out is not None else empty(input.shape, input.dtype, like=input)
         if isinstance(grad_output, (int, float, np.floating, np.integer)) and not isinstance(grad_output, bool):
-            grad_scale, grad_output = float(grad_output), None
+            grad_scale, grad_output = real_arg(grad_output, op, "grad_output", finite=True), None
         else:
             grad_output = as_kernel_array(grad_output, op, "grad_output")
     _C.cross_entropy(input, target, weight, loss, grad, grad_output, grad_scale, ignore_index, reduction,
@@ -104,6 +101,8 @@ def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index
                            label_smoothing=0.0, *, out=None):
     """d loss / d input times grad_output (a number or 1-element array; the loss's shape for
     reduction 'none'), recomputed from the logits in one pass."""
+    if grad_output is None:
+        raise TypeError("cross_entropy_backward: grad_output must be a number or an array, got None")
     _, grad = _cross_entropy_call(input, target, weight, ignore_index, reduction, label_smoothing, want_loss=False,
                                   grad_output=grad_output, loss_out=None, grad_out=out)
     return grad
@@ -114,5 +113,7 @@ def cross_entropy_with_grad(input, target, weight=None, ignore_index=-100, reduc
     """(loss, grad_output * d loss / d input) in one pass over the logits: the fused forward an
     autograd layer calls, scaling the saved gradient by the real grad_output in backward
     (a no-op for the usual loss.backward())."""
+    if grad_output is None:
+        raise TypeError("cross_entropy_with_grad: grad_output must be a number or an array, got None")
     return _cross_entropy_call(input, target, weight, ignore_index, reduction, label_smoothing, want_loss=True,
                                grad_output=grad_output, loss_out=out, grad_out=grad_out)
