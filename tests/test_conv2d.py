@@ -352,6 +352,56 @@ def test_conv_transpose2d(each_isa, rng, case):
     assert_close(gb, gy.astype(np.float64).sum(axis=(0, 2, 3)), gy[:, 0].size)
 
 
+# --- small maps: images batched into one GEMM; taps that only read padding ------------
+
+SMALL_MAP_CASES = [
+    # (N, C, H, W, K, R, S, opts): output maps of 1..256 pixels, batch chunks with a remainder
+    (37, 5, 3, 3, 7, 3, 3, dict(stride=2, padding=1)),
+    (40, 8, 8, 8, 16, 4, 4, dict(stride=2, padding=1)),
+    (9, 12, 5, 4, 6, 3, 2, dict(stride=(2, 1), padding=(1, 0), groups=3)),
+    (130, 3, 2, 2, 5, 3, 3, dict(stride=2, padding=1)),  # 1 output pixel, 130 images: chunks of 512 columns
+    (3, 4, 33, 31, 6, 4, 4, dict(stride=2, padding=1)),  # 256 output pixels
+    (6, 16, 1, 1, 9, 3, 3, dict(padding=1)),  # 1x1 map: only the centre tap is live
+    (5, 9, 2, 3, 4, 5, 5, dict(padding=2)),  # the outermost taps read padding only
+    (4, 6, 2, 2, 8, 3, 3, dict(padding=(2, 1), dilation=(2, 1))),
+    (3, 10, 1, 7, 6, 3, 3, dict(padding=1, groups=2)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", SMALL_MAP_CASES, ids=range(len(SMALL_MAP_CASES)))
+def test_small_maps_and_dead_taps(each_isa, rng, case, threads):
+    N, C, H, W, K, R, S, opts = case
+    groups = opts.get("groups", 1)
+    x, w, b = conv_case(rng, N, C, H, W, K, R, S, groups)
+    conv_opts = {k: v for k, v in opts.items() if k != "groups"}
+    before = nncore.get_num_threads()
+    nncore.set_num_threads(threads)
+    try:
+        want = ref_conv2d(x, w, b, **opts)
+        out = poisoned(want.shape)
+        assert_close(ops.conv2d(x, w, b, out=out, **opts), want, w[0].size)
+        gy = rand(rng, want.shape)
+        gx, gw, _ = ops.conv2d_backward(gy, x, w, output_mask=(True, True, False), **opts)
+        assert_close(gx, ref_conv2d_grad_input(gy, w, x.shape, groups=groups, **conv_opts), K * R * S)
+        assert_close(gw, ref_conv2d_grad_weight(gy, x, w.shape, groups=groups, **conv_opts),
+                     N * want.shape[2] * want.shape[3])
+    finally:
+        nncore.set_num_threads(before)
+
+
+def test_input_gradient_with_non_finite_weights_stays_local(each_isa, rng):
+    """A NaN in tap (0, 0) must reach only the inputs that tap touches: with padding 1
+    over a 6x6 map, the last row and column of x are never read by it (the stride-1 path
+    that runs the gradient as a convolution of flipped weights is skipped for such weights)."""
+    x, w, _ = conv_case(rng, 2, 8, 6, 6, 8, 3, 3)
+    w[:, :, 0, 0] = np.nan
+    gy = rand(rng, (2, 8, 6, 6))
+    gx = ops.conv2d_backward(gy, x, w, padding=1, output_mask=(True, False, False))[0]
+    assert np.all(np.isnan(gx[:, :, :5, :5]))
+    assert np.all(np.isfinite(gx[:, :, 5, :])) and np.all(np.isfinite(gx[:, :, :, 5]))
+
+
 # --- twins, threads, determinism -----------------------------------------------------
 
 def test_simd_twins_match_scalar(rng):

@@ -16,8 +16,14 @@ void host_cache_clear();
 // Scratch memory for one kernel call, returned to the cache on scope exit.
 class Workspace {
  public:
+  Workspace() : ptr_(nullptr) {}
   explicit Workspace(std::size_t bytes) : ptr_(bytes ? host_alloc(bytes) : nullptr) {}
   ~Workspace() { if (ptr_) host_free(ptr_); }
+  // Replaces the memory held (if any) with a fresh block of `bytes`.
+  void allocate(std::size_t bytes) {
+    if (ptr_) host_free(ptr_);
+    ptr_ = bytes ? host_alloc(bytes) : nullptr;
+  }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
   template <typename T>

@@ -23,6 +23,11 @@
 namespace nnc::cpu {
 namespace {
 
+// The batched small-map path: output maps of at most kBatchedMaxPixels pixels,
+// chunks of about kBatchedColumns GEMM columns.
+constexpr int64_t kBatchedMaxPixels = 256;
+constexpr int64_t kBatchedColumns = 512;
+
 int thread_id() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -38,10 +43,11 @@ bool is_pointwise(const ConvShape& s) {
 }
 
 // col (Cg R S, P Q) from x (Cg, H, W): col[(c R + r) S + t][p Q + q] = x[c][p sh - ph + r dh][q sw - pw + t dw],
-// zero where that falls in the padding.
+// zero where that falls in the padding. Rows of col are ld apart (ld >= P Q; P Q when 0).
 template <typename T>
-void im2col(const ConvShape& s, int64_t Cg, const T* x, T* col, int nt) {
+void im2col(const ConvShape& s, int64_t Cg, const T* x, T* col, int nt, int64_t ld = 0) {
   const int64_t PQ = s.P * s.Q;
+  if (ld == 0) ld = PQ;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t c = 0; c < Cg; ++c) {
     const T* xc = x + c * s.H * s.W;
@@ -51,7 +57,7 @@ void im2col(const ConvShape& s, int64_t Cg, const T* x, T* col, int nt) {
       for (int64_t t = 0; t < s.S; ++t) {
         int64_t q_lo, q_hi;
         conv_valid_range(t, s.stride_w, s.pad_w, s.dil_w, s.W, s.Q, &q_lo, &q_hi);
-        T* dst = col + ((c * s.R + r) * s.S + t) * PQ;
+        T* dst = col + ((c * s.R + r) * s.S + t) * ld;
         std::fill(dst, dst + p_lo * s.Q, T(0));
         for (int64_t p = p_lo; p < p_hi; ++p) {
           const T* src = xc + conv_in_index(p, r, s.stride_h, s.pad_h, s.dil_h) * s.W;
@@ -73,8 +79,9 @@ void im2col(const ConvShape& s, int64_t Cg, const T* x, T* col, int nt) {
 
 // The adjoint of im2col: x (Cg, H, W) = sum of col (Cg R S, P Q) back onto the pixels each entry came from.
 template <typename T>
-void col2im(const ConvShape& s, int64_t Cg, const T* col, T* x, int nt) {
+void col2im(const ConvShape& s, int64_t Cg, const T* col, T* x, int nt, int64_t ld = 0) {
   const int64_t PQ = s.P * s.Q;
+  if (ld == 0) ld = PQ;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t c = 0; c < Cg; ++c) {
     T* xc = x + c * s.H * s.W;
@@ -85,7 +92,7 @@ void col2im(const ConvShape& s, int64_t Cg, const T* col, T* x, int nt) {
       for (int64_t t = 0; t < s.S; ++t) {
         int64_t q_lo, q_hi;
         conv_valid_range(t, s.stride_w, s.pad_w, s.dil_w, s.W, s.Q, &q_lo, &q_hi);
-        const T* src = col + ((c * s.R + r) * s.S + t) * PQ;
+        const T* src = col + ((c * s.R + r) * s.S + t) * ld;
         for (int64_t p = p_lo; p < p_hi; ++p) {
           T* dst = xc + conv_in_index(p, r, s.stride_h, s.pad_h, s.dil_h) * s.W;
           const T* row = src + p * s.Q;
@@ -123,10 +130,96 @@ int threads_for(int64_t N) {
   return nt > 1 && N >= nt && (N % nt == 0 || N >= 4 * nt) ? nt : 1;
 }
 
+// Small output maps (the late stages of a ResNet at 32x32, DCGAN's 4x4 and 8x8 layers):
+// one image's GEMM has only P Q columns, too few to fill a register tile, so
+// images go in chunks of nb whose columns sit side by side in one matrix of
+// nb P Q columns: col (Cg R S, nb P Q), and gy or y as (Kg, nb P Q).
+bool use_batched(const ConvShape& s) {
+  return s.N > 1 && s.P * s.Q <= kBatchedMaxPixels && !is_pointwise(s);
+}
+
+int64_t batch_chunk(const ConvShape& s) {
+  const int64_t PQ = s.P * s.Q;
+  return std::min<int64_t>(s.N, std::max<int64_t>(1, kBatchedColumns / PQ));
+}
+
+// dst (Kg, nb PQ) <- src rows k of images n0..n0+nb (image stride K PQ), or the reverse (scatter).
+template <typename T>
+void gather_rows(const ConvShape& s, int64_t g, int64_t n0, int64_t nb, const T* src, T* dst, int nt) {
+  const int64_t Kg = s.K / s.groups, PQ = s.P * s.Q, ld = nb * PQ;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t k = 0; k < Kg; ++k)
+    for (int64_t i = 0; i < nb; ++i)
+      std::memcpy(dst + k * ld + i * PQ, src + ((n0 + i) * s.K + g * Kg + k) * PQ, PQ * sizeof(T));
+}
+
+template <typename T>
+void backward_input_batched(const ConvShape& s, const T* gy, const T* w, T* gx) {
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q;
+  const int64_t chunk = batch_chunk(s), HW = s.H * s.W;
+  const int nt = num_threads();
+  Workspace col_ws(CRS * chunk * PQ * sizeof(T)), rows_ws(Kg * chunk * PQ * sizeof(T));
+  T *col = col_ws.as<T>(), *rows = rows_ws.as<T>();
+  for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.N - n0), ld = nb * PQ;
+    for (int64_t g = 0; g < G; ++g) {
+      gather_rows(s, g, n0, nb, gy, rows, nt);
+      // col (CRS, nb PQ) = w_g^T (CRS, Kg) @ rows (Kg, nb PQ)
+      gemm<T>(true, false, CRS, ld, Kg, T(1), w + g * Kg * CRS, CRS, rows, ld, T(0), col, ld);
+#pragma omp parallel for num_threads(nt) schedule(static)
+      for (int64_t i = 0; i < nb; ++i) col2im(s, Cg, col + i * PQ, gx + ((n0 + i) * s.C + g * Cg) * HW, 1, ld);
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Taps that read only padding for every output (a 3x3 kernel over a 1x1 or 2x2
+// map) contribute nothing: the live taps form a band [lo, hi) along each axis.
+void live_taps(int64_t taps, int64_t stride, int64_t pad, int64_t dil, int64_t in, int64_t out, int64_t* lo,
+               int64_t* hi) {
+  *lo = 0, *hi = taps;
+  auto live = [&](int64_t t) {
+    int64_t a, b;
+    conv_valid_range(t, stride, pad, dil, in, out, &a, &b);
+    return a < b;
+  };
+  while (*lo < taps && !live(*lo)) ++*lo;
+  while (*hi > *lo && !live(*hi - 1)) --*hi;
+}
+
+// The same convolution restricted to its live taps: t gets the band's shape and
+// padding, band (K, C / groups, R', S') its weights. False when every tap is live.
+template <typename T>
+bool live_band(const ConvShape& s, const T* w, ConvShape* t, Workspace* band_ws) {
+  int64_t r0, r1, t0, t1;
+  live_taps(s.R, s.stride_h, s.pad_h, s.dil_h, s.H, s.P, &r0, &r1);
+  live_taps(s.S, s.stride_w, s.pad_w, s.dil_w, s.W, s.Q, &t0, &t1);
+  if ((r0 == 0 && r1 == s.R && t0 == 0 && t1 == s.S) || r0 >= r1 || t0 >= t1) return false;
+  *t = s;
+  t->R = r1 - r0, t->S = t1 - t0;
+  t->pad_h = s.pad_h - r0 * s.dil_h, t->pad_w = s.pad_w - t0 * s.dil_w;
+  if (t->pad_h < 0 || t->pad_w < 0) return false;
+  const int64_t rows = s.K * (s.C / s.groups);
+  band_ws->allocate(rows * t->R * t->S * sizeof(T));
+  T* band = band_ws->as<T>();
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t r = 0; r < t->R; ++r)
+      for (int64_t c = 0; c < t->S; ++c) band[(i * t->R + r) * t->S + c] = w[(i * s.R + r0 + r) * s.S + t0 + c];
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+  {
+    ConvShape t;
+    Workspace band;
+    if (live_band(s, w, &t, &band)) return conv2d_forward<T>(t, x, band.as<T>(), bias, y);
+  }
   // implicit GEMM wants at least a few output channels per group to fill its 4- or 8-row tiles
   // (and something to reduce over)
   if constexpr (std::is_same_v<T, float>) {
@@ -161,6 +254,20 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T
   });
 }
 
+// x * 0 is 0 for finite x and NaN for inf or NaN; 16 independent lanes so the loop vectorises.
+template <typename T>
+bool all_finite(const T* x, int64_t n) {
+  constexpr int L = 16;
+  T lanes[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) lanes[j] += x[i + j] * T(0);
+  T sum = 0;
+  for (; i < n; ++i) sum += x[i] * T(0);
+  for (int j = 0; j < L; ++j) sum += lanes[j];
+  return sum == T(0);
+}
+
 // With stride 1 the input gradient is itself a convolution: of gy with the
 // weights flipped in space and with in/out channels swapped, padding d (R - 1) - p.
 template <typename T>
@@ -173,20 +280,23 @@ bool backward_input_as_conv(const ConvShape& s, const T* gy, const T* w, T* gx) 
   if (4 * s.H * s.W > 5 * s.P * s.Q || Cg < 4) return false;
   // the forward reads the padding as zeros and 0 * inf is NaN: a non-finite weight would reach
   // input positions its tap never touches, so such weights take the col2im path, which adds in bounds only
-  T finite = 0;
-  for (int64_t i = 0; i < s.K * Cg * RS; ++i) finite += w[i] - w[i];
-  if (finite != T(0)) return false;
+  if (!all_finite(w, s.K * Cg * RS)) return false;
   Workspace flipped_ws(s.C * Kg * RS * sizeof(T));
   T* flipped = flipped_ws.as<T>();  // (C, Kg, R, S): flipped[g Cg + c][k][r][t] = w[g Kg + k][c][R-1-r][S-1-t]
+  // 16 x 16 blocks of (k, c): each source row k is read as one contiguous run of 16 R S weights
+  constexpr int64_t B = 16;
+  const int64_t kb = (Kg + B - 1) / B, cb = (Cg + B - 1) / B;
   const int nt = s.C * Kg * RS > (int64_t(1) << 16) ? num_threads() : 1;
-#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
+#pragma omp parallel for num_threads(nt) collapse(3) schedule(static)
   for (int64_t g = 0; g < G; ++g)
-    for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t k = 0; k < Kg; ++k) {
-        const T* src = w + ((g * Kg + k) * Cg + c) * RS;
-        T* dst = flipped + ((g * Cg + c) * Kg + k) * RS;
-        for (int64_t i = 0; i < RS; ++i) dst[i] = src[RS - 1 - i];
-      }
+    for (int64_t k0 = 0; k0 < kb * B; k0 += B)
+      for (int64_t c0 = 0; c0 < cb * B; c0 += B)
+        for (int64_t k = k0; k < std::min(k0 + B, Kg); ++k)
+          for (int64_t c = c0; c < std::min(c0 + B, Cg); ++c) {
+            const T* src = w + ((g * Kg + k) * Cg + c) * RS;
+            T* dst = flipped + ((g * Cg + c) * Kg + k) * RS;
+            for (int64_t i = 0; i < RS; ++i) dst[i] = src[RS - 1 - i];
+          }
   ConvShape t = s;
   t.C = s.K, t.H = s.P, t.W = s.Q;
   t.K = s.C, t.P = s.H, t.Q = s.W;
@@ -200,7 +310,13 @@ template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
+  {
+    ConvShape t;
+    Workspace band;
+    if (live_band(s, w, &t, &band)) return conv2d_backward_input<T>(t, gy, band.as<T>(), gx);
+  }
   if (backward_input_as_conv(s, gy, w, gx)) return;
+  if (use_batched(s)) return backward_input_batched(s, gy, w, gx);
   for_each_image<T>(s.N, pointwise ? 0 : CRS * PQ, [&](int64_t n, T* col, int nt, int) {
     for (int64_t g = 0; g < G; ++g) {
       const T* gyg = gy + (n * s.K + g * Kg) * PQ;  // (Kg, PQ)
