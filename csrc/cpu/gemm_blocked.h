@@ -139,6 +139,28 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   constexpr int64_t KC = Kernel::KC, NC = Kernel::NC;
   nnc::Workspace a_pack((Kernel::MC + MR) * KC * sizeof(float));
+  if (M <= Kernel::MC) {
+    // One block of rows: each B panel is used by only M / MR tiles, so packing a whole
+    // slab would write and read back B once more from memory. Instead each panel is
+    // packed into a buffer that stays in L1 / L2 and used at once by every row tile.
+    nnc::Workspace panel(NR * KC * sizeof(float));
+    float* Bp = panel.as<float>();
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      int64_t kc = std::min(KC, K - pc);
+      float* Ap = a_pack.as<float>();
+      pack_a<MR>(trans_a, M, kc, trans_a ? A + pc * lda : A + pc, lda, alpha, Ap);
+      float beta_k = pc == 0 ? beta : 1.f;
+      for (int64_t jr = 0; jr < N; jr += NR) {
+        int n = static_cast<int>(std::min<int64_t>(NR, N - jr));
+        pack_b<Kernel>(trans_b, kc, n, trans_b ? B + jr * ldb + pc : B + pc * ldb + jr, ldb, Bp);
+        for (int64_t ir = 0; ir < M; ir += MR) {
+          int m = static_cast<int>(std::min<int64_t>(MR, M - ir));
+          Kernel::micro(kc, Ap + ir * kc, Bp, C + ir * ldc + jr, ldc, beta_k, m, n);
+        }
+      }
+    }
+    return;
+  }
   nnc::Workspace b_pack((std::min<int64_t>(NC, N) + NR) * KC * sizeof(float));
   for (int64_t jc = 0; jc < N; jc += NC) {
     int64_t nc = std::min(NC, N - jc);
