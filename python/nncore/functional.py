@@ -137,6 +137,8 @@ _FUSED_ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh")
 
 
 def _fusable_activation(op, activation, act_alpha):
+    if not isinstance(activation, str):
+        raise TypeError(f"{op}: activation must be a str, got {type(activation).__name__}")
     if activation not in _FUSED_ACTIVATIONS:
         raise ValueError(f"{op}: activation must be one of {', '.join(_FUSED_ACTIVATIONS)}, got {activation!r}")
     if act_alpha is not None:
@@ -1091,7 +1093,7 @@ _BOOLS = {"ceil_mode", "count_include_pad", "inplace", "log_target", "return_ind
 _BOOLS_OR_NONE = {"align_corners", "recompute_scale_factor"}
 _REALS = {"alpha", "beta", "delta", "eps", "label_smoothing", "margin", "momentum", "negative_slope", "max_val",
           "min_val", "threshold", "value", "norm_type"}
-_REALS_OR_NONE = {"max_norm"}
+_REALS_OR_NONE = {"max_norm", "act_alpha"}
 _INTS = {"ignore_index", "num_classes"}
 _INTS_OR_NONE = {"padding_idx", "dim"}
 _REDUCTIONS = ("none", "mean", "sum")

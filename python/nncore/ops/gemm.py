@@ -64,6 +64,12 @@ def linear(x, weight, bias=None, *, activation=None, act_alpha=None, out=None):
     for name, a in (("input", x), ("weight", weight)):
         if a.ndim != 2:
             raise ValueError(f"linear: {name} must be 2-D, got {a.ndim}-D of shape {a.shape}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear: input (M, in_features) and weight (out_features, in_features) disagree: got "
+                         f"input {x.shape}, weight {weight.shape}")
+    for name, a in (("weight", weight), ("bias", bias), ("out", out)):
+        if a is not None and a.dtype != x.dtype:
+            raise TypeError(f"linear: {name} must have the input's dtype {x.dtype}, got {a.dtype}")
     if out is None:
         out = empty((x.shape[0], weight.shape[0]), x.dtype, like=x)
     else:
