@@ -251,7 +251,8 @@ __m512 activate(const Activation<float>& act, __m512 v) {
     case act::kRelu6:
       return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), _mm512_min_ps(v, _mm512_set1_ps(6.f)));
     case act::kLeakyRelu:
-      return _mm512_mask_mov_ps(_mm512_mul_ps(v, _mm512_set1_ps(act.alpha)), _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+      return _mm512_mask_mov_ps(_mm512_mul_ps(v, _mm512_set1_ps(act.alpha)), _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ),
+                                v);
     default: {
       alignas(64) float lanes[16];
       _mm512_store_ps(lanes, v);

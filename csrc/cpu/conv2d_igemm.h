@@ -3,8 +3,9 @@
 // each KC x NR micro-panel of it is packed straight from x (NCHW) and used by
 // every MR-row tile of the weights. Columns run across image boundaries, so small
 // images still fill whole panels. The activation runs on each register tile right
-// after its last KC block is stored, while it is in L1. Included only by *_avx2.cpp / *_avx512.cpp;
-// internal linkage, so each twin gets its own copy compiled for its ISA.
+// after its last KC block is stored, while it is in L1. Included only by
+// *_avx2.cpp / *_avx512.cpp; internal linkage, so each twin gets its own copy
+// compiled for its ISA.
 #pragma once
 #include <algorithm>
 #include <cstdint>

@@ -34,9 +34,9 @@ from .tensor import (
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "elu",
-    "embedding", "fused_conv2d", "fused_linear", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate", "kl_div", "l1_loss",
-    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d", "max_pool2d", "mse_loss",
-    "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
+    "embedding", "fused_conv2d", "fused_linear", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate",
+    "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d",
+    "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
 ]
 
@@ -106,17 +106,17 @@ def _linear(input, weight, bias, op, activation, act_alpha):
                          f"(out_features, in_features) disagree: got input {xd.shape}, weight {wd.shape}")
     if activation is not None:
         _fusable_activation(op, activation, act_alpha)
+        if xd.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{op}: input must be float32 or float64 for a fused activation, got {xd.dtype}")
     lead = xd.shape[:-1]
     x2 = xd.reshape(-1, xd.shape[-1])
-    if xd.dtype in (np.float32, np.float64):
+    if xd.dtype in (np.float32, np.float64):  # bias (and activation) in the GEMM's epilogue
         out = ops.linear(_gemm_ready(x2), _gemm_ready(wd), None if bias is None else bias.data,
                          activation=activation, act_alpha=act_alpha)
     else:
         out = _gemm(x2, wd, trans_b=True)
         if bias is not None:
             out += bias.data
-        if activation is not None:
-            raise TypeError(f"{op}: input must be float32 or float64 for a fused activation, got {xd.dtype}")
     out = out.reshape(lead + (wd.shape[0],))
 
     def linear_backward(g):
@@ -132,7 +132,7 @@ def _linear(input, weight, bias, op, activation, act_alpha):
     return _make(out, inputs, linear_backward, saved=(input, weight), save_out=activation is not None)
 
 
-# activations whose derivative the output determines, with the act_alpha each accepts
+# the activations whose derivative their output determines (act_alpha: leaky_relu's slope, elu's alpha)
 _FUSED_ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh")
 
 
