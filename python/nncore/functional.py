@@ -36,8 +36,8 @@ __all__ = [
     "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "elu",
     "embedding", "fused_conv2d", "fused_linear", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate",
     "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d",
-    "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
+    "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6",
+    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
 ]
 
 
