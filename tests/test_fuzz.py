@@ -144,6 +144,22 @@ def _to_torch(v, torch):
     return v
 
 
+def _torch_composed(torch, name):
+    """PyTorch's equivalent of an nncore function it has no single function for:
+    F.fused_conv2d / F.fused_linear are the layer, then the activation."""
+    tf = torch.nn.functional
+    acts = {None: lambda y, a: y, "relu": lambda y, a: tf.relu(y), "relu6": lambda y, a: tf.relu6(y),
+            "sigmoid": lambda y, a: torch.sigmoid(y), "tanh": lambda y, a: torch.tanh(y),
+            "leaky_relu": lambda y, a: tf.leaky_relu(y, 0.01 if a is None else a),
+            "elu": lambda y, a: tf.elu(y, 1.0 if a is None else a)}
+    layer = {"fused_conv2d": tf.conv2d, "fused_linear": tf.linear}[name]
+
+    def composed(*args, activation="relu", act_alpha=None, **kwargs):
+        return acts[activation](layer(*args, **kwargs), act_alpha)
+
+    return composed
+
+
 def run_case(kind, name, seed, key, k, tensors):
     """The case in the child: ('raised', type, message) or ('ok', mismatch or None, note)."""
     nncore.set_num_threads(1)  # OpenMP's pool does not survive fork
@@ -178,7 +194,7 @@ def run_case(kind, name, seed, key, k, tensors):
     if torch is None:
         return ("ok", None, "no torch")
     torch.set_num_threads(1)
-    tf = getattr(torch.nn.functional, name)
+    tf = getattr(torch.nn.functional, name, None) or _torch_composed(torch, name)
     targs = [_to_torch(a, torch) for a in args]
     tkwargs = {n: _to_torch(v, torch) for n, v in kwargs.items()}
     try:

@@ -214,21 +214,21 @@ bool live_band(const ConvShape& s, const T* w, ConvShape* t, Workspace* band_ws)
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, const Activation<T>& act) {
   {
     ConvShape t;
     Workspace band;
-    if (live_band(s, w, &t, &band)) return conv2d_forward<T>(t, x, band.as<T>(), bias, y);
+    if (live_band(s, w, &t, &band)) return conv2d_forward<T>(t, x, band.as<T>(), bias, y, act);
   }
   // implicit GEMM wants at least a few output channels per group to fill its 4- or 8-row tiles
   // (and something to reduce over)
   if constexpr (std::is_same_v<T, float>) {
     if (s.C / s.groups > 0) {
 #ifdef NNCORE_HAVE_AVX512
-      if (active_isa() == Isa::avx512 && s.K / s.groups >= 4) return conv2d_forward_avx512(s, x, w, bias, y);
+      if (active_isa() == Isa::avx512 && s.K / s.groups >= 4) return conv2d_forward_avx512(s, x, w, bias, y, act);
 #endif
 #ifdef NNCORE_HAVE_AVX2
-      if (active_isa() == Isa::avx2 && s.K / s.groups >= 3) return conv2d_forward_avx2(s, x, w, bias, y);
+      if (active_isa() == Isa::avx2 && s.K / s.groups >= 3) return conv2d_forward_avx2(s, x, w, bias, y, act);
 #endif
     }
   }
@@ -243,13 +243,9 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T
         im2col(s, Cg, xg, col, nt);
         B = col;
       }
-      T beta = 0;
-      if (bias) {
-        for (int64_t k = 0; k < Kg; ++k) std::fill(yg + k * PQ, yg + (k + 1) * PQ, bias[g * Kg + k]);
-        beta = 1;
-      }
-      // y_g (Kg, PQ) = w_g (Kg, CRS) @ col (CRS, PQ)
-      gemm<T>(false, false, Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, B, PQ, beta, yg, PQ);
+      // y_g (Kg, PQ) = act(w_g (Kg, CRS) @ col (CRS, PQ) + bias_g), bias and act in the GEMM's epilogue
+      Epilogue<T> ep{act, bias ? bias + g * Kg : nullptr, true};
+      gemm<T>(false, false, Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, B, PQ, T(0), yg, PQ, ep);
     }
   });
 }
@@ -398,7 +394,7 @@ void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y) {
 }
 
 #define NNC_INSTANTIATE(T)                                                                  \
-  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, const T*, T*);      \
+  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, const T*, T*, const Activation<T>&); \
   template void conv2d_backward_input<T>(const ConvShape&, const T*, const T*, T*);         \
   template void conv2d_backward_weight<T>(const ConvShape&, const T*, const T*, T*);        \
   template void channel_sum<T>(int64_t, int64_t, int64_t, const T*, T*);                    \

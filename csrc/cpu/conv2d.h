@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/epilogue.h"
+
 namespace nnc::cpu {
 
 // All sizes explicit: x is (N, C, H, W), weight (K, C / groups, R, S), y (N, K, P, Q).
@@ -16,9 +18,11 @@ struct ConvShape {
   int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
 };
 
-// y = conv(x, w) + bias (bias may be null).
+// y = act(conv(x, w) + bias) (bias may be null), the activation applied to each
+// output tile while it is in cache.
 template <typename T>
-void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y);
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y,
+                    const Activation<T>& act = Activation<T>{});
 
 // gx = d(sum y * gy)/dx: the transposed convolution of gy (overwrites gx).
 template <typename T>
@@ -30,8 +34,10 @@ void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw);
 
 // The SIMD twins of conv2d_forward<float> (implicit GEMM, cpu/conv2d_igemm.h);
 // conv2d_forward<float> calls them when active_isa() allows and the shape suits.
-void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
-void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
+void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                           const Activation<float>& act);
+void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                         const Activation<float>& act);
 // Returns false (doing nothing) for shapes it does not handle (fewer than 32 input channels per group).
 bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw);
 

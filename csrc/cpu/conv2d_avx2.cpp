@@ -1,5 +1,6 @@
 // Forward convolution, AVX2 + FMA: implicit GEMM (cpu/conv2d_igemm.h) with a
-// 4 x 24 register tile (4 output channels x 24 output pixels, 12 ymm accumulators).
+// 4 x 24 register tile (4 output channels x 24 output pixels, 12 ymm accumulators);
+// the activation epilogue runs on each finished tile.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -84,8 +85,9 @@ struct ConvAvx2_4x24 {
 
 }  // namespace
 
-void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
-  conv_igemm_forward<ConvAvx2_4x24>(s, x, w, bias, y);
+void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                         const Activation<float>& act) {
+  conv_igemm_forward<ConvAvx2_4x24>(s, x, w, bias, y, act);
 }
 
 }  // namespace nnc::cpu

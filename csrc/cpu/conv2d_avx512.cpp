@@ -3,6 +3,7 @@
 // channels; otherwise implicit GEMM (cpu/conv2d_igemm.h) with an 8 x 48 register
 // tile (8 output channels x 48 output pixels). Weight gradient: a GEMM over pixels
 // on a channels-last copy of x (>= 32 input channels) or with gathered panels.
+// Every forward path applies the activation epilogue to its output tile in registers or L1.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -174,7 +175,8 @@ constexpr std::pair<int, SmallKTile> small_k_entry() {
   return {MR, &small_k_tile<MR>};
 }
 
-bool conv_small_k_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+bool conv_small_k_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                          const Activation<float>& act) {
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, CRS = Cg * RS;
   if (Kg > 16 || s.stride_w != 1 || s.Q < 12 || CRS < 64) return false;
   // the pixel tile width that wastes least of a row
@@ -231,7 +233,7 @@ bool conv_small_k_forward(const ConvShape& s, const float* x, const float* w, co
           for (int64_t k = 0; k < Kg; ++k) {
             float b = bias ? bias[g * Kg + k] : 0.f;
             float* out = y + (n * s.K + g * Kg + k) * PQ + p * s.Q + q0;
-            for (int64_t i = 0; i < valid; ++i) out[i] = tile[i * 16 + k] + b;
+            for (int64_t i = 0; i < valid; ++i) out[i] = activation_value(act, tile[i * 16 + k] + b);
           }
         }
       }
@@ -240,13 +242,34 @@ bool conv_small_k_forward(const ConvShape& s, const float* x, const float* w, co
   return true;
 }
 
+// act(v) lane by lane: relu, relu6 and leaky relu in vector compares, the rest through act::forward.
+__m512 activate(const Activation<float>& act, __m512 v) {
+  const __m512 zero = _mm512_setzero_ps();
+  switch (act.kind) {
+    case act::kNone: return v;
+    case act::kRelu: return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+    case act::kRelu6:
+      return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), _mm512_min_ps(v, _mm512_set1_ps(6.f)));
+    case act::kLeakyRelu:
+      return _mm512_mask_mov_ps(_mm512_mul_ps(v, _mm512_set1_ps(act.alpha)), _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ),
+                                v);
+    default: {
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, v);
+      for (float& l : lanes) l = activation_value(act, l);
+      return _mm512_load_ps(lanes);
+    }
+  }
+}
+
 // Winograd F(2x2, 3x3) for 3x3, stride 1, undilated, ungrouped convolutions with
 // enough channels: each 2x2 output tile costs 16 multiplies per (k, c) instead of
 // 36. For a panel of 48 tiles: V = B^T d B of every 4x4 input patch (gathered
 // from a padded copy of x, 16 tiles per vector), then 16 GEMMs M_xi (K, 48) =
 // U_xi (K, C) @ V_xi (C, 48) with the 8 x 48 tile, U = G g G^T precomputed, then
 // y = A^T M A scattered into the 2x2 outputs.
-bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                           const Activation<float>& act) {
   using Kernel = ConvAvx512_8x48;
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   if (s.R != 3 || s.S != 3 || s.stride_h != 1 || s.stride_w != 1 || s.dil_h != 1 || s.dil_w != 1 ||
@@ -398,6 +421,8 @@ bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, c
             out[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
             out[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
             out[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+            for (int i = 0; i < 2; ++i)
+              for (int j = 0; j < 2; ++j) out[i][j] = activate(act, out[i][j]);
             const __m512i kb = _mm512_add_epi32(obase, _mm512_set1_epi32(static_cast<int>(k * PQ)));
             for (int i = 0; i < 2; ++i)
               for (int j = 0; j < 2; ++j)
@@ -414,10 +439,11 @@ bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, c
 
 }  // namespace
 
-void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
-  if (conv_winograd_forward(s, x, w, bias, y)) return;
-  if (conv_small_k_forward(s, x, w, bias, y)) return;
-  conv_igemm_forward<ConvAvx512_8x48>(s, x, w, bias, y);
+void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                           const Activation<float>& act) {
+  if (conv_winograd_forward(s, x, w, bias, y, act)) return;
+  if (conv_small_k_forward(s, x, w, bias, y, act)) return;
+  conv_igemm_forward<ConvAvx512_8x48>(s, x, w, bias, y, act);
 }
 
 }  // namespace nnc::cpu

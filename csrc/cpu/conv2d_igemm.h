@@ -2,8 +2,10 @@
 // w (K, C R S) @ col (C R S, N*P*Q), where the column matrix is never stored:
 // each KC x NR micro-panel of it is packed straight from x (NCHW) and used by
 // every MR-row tile of the weights. Columns run across image boundaries, so small
-// images still fill whole panels. Included only by *_avx2.cpp / *_avx512.cpp;
-// internal linkage, so each twin gets its own copy compiled for its ISA.
+// images still fill whole panels. The activation runs on each register tile right
+// after its last KC block is stored, while it is in L1. Included only by
+// *_avx2.cpp / *_avx512.cpp; internal linkage, so each twin gets its own copy
+// compiled for its ISA.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -17,6 +19,7 @@
 #include "core/host_cache.h"
 #include "core/threading.h"
 #include "cpu/conv2d.h"
+#include "cpu/epilogue.h"
 
 namespace {
 
@@ -107,8 +110,10 @@ void pack_weights(const float* w, int64_t Kg, int64_t CRS, int64_t KC, float* ds
 //   pack_panel(...): pack_columns<Kernel, NR> or a faster equivalent,
 //   micro(kc, A (kc x MR), B (kc x NR), C, ldc, m, n, first, bias):
 //   C[0..m)[0..n) = (first ? bias-or-0 : C) + A^T B, one MR x NR tile.
+// y = act(conv(x, w) + bias).
 template <class Kernel>
-void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                        const nnc::cpu::Activation<float>& act) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q;
   const int64_t J = s.N * PQ, panels = (J + NR - 1) / NR, k_tiles = (Kg + MR - 1) / MR;
@@ -128,6 +133,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
   nnc::Workspace packed_w(k_tiles * MR * CRS * sizeof(float));
   nnc::Workspace packed_b(nt * KC * NR * sizeof(float));
   const std::vector<Tap> taps = conv_taps(s, Cg);
+  const nnc::cpu::Epilogue<float> ep{act, nullptr, false};  // the bias is added by the micro-kernel
   for (int64_t g = 0; g < G; ++g) {
     const float* xg = x + g * Cg * s.H * s.W;
     const float* bg = bias ? bias + g * Kg : nullptr;
@@ -147,6 +153,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
         int64_t c1 = std::min(last_panel, c0 + chunk_panels);
         for (int64_t pc = 0; pc < CRS; pc += KC) {
           int64_t kc = std::min(KC, CRS - pc);
+          const bool activate = pc + kc == CRS && !act.none();
           const float* Ap = packed_w.as<float>() + pc * k_tiles * MR;
           for (int64_t jp = c0; jp < c1; ++jp) {
             int64_t j0 = jp * NR, used = std::min<int64_t>(NR, J - j0);
@@ -162,6 +169,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
               if (contiguous) {
                 float* C = out + head.n * image_stride + row0 * ldc + head.p * s.Q + head.q0;
                 Kernel::micro(kc, Ap + it * MR * kc, Bp, C, ldc, m, static_cast<int>(used), pc == 0, bias_tile);
+                if (activate) apply_epilogue(ep, C, ldc, 0, 0, m, used);
                 continue;
               }
               // the panel straddles two images of y: go through a local tile
@@ -172,6 +180,7 @@ void conv_igemm_forward(const ConvShape& s, const float* x, const float* w, cons
                   for (int64_t i = 0; i < run.len; ++i) tile[r * NR + run.col + i] = src[r * ldc + i];
               }
               Kernel::micro(kc, Ap + it * MR * kc, Bp, tile, NR, m, static_cast<int>(used), pc == 0, bias_tile);
+              if (activate) apply_epilogue(ep, tile, NR, 0, 0, m, used);
               for (const ColumnRun& run : runs) {
                 float* dst = out + run.n * image_stride + row0 * ldc + run.p * s.Q + run.q0;
                 for (int r = 0; r < m; ++r)

@@ -2,7 +2,8 @@
 // order): pack a KC x NC slab of B and an MC x KC block of A into micro-panels,
 // then sweep the register-tiled micro-kernel over them. Included only by
 // *_avx2.cpp / *_avx512.cpp; everything here has internal linkage so each
-// twin gets its own copy compiled for its ISA.
+// twin gets its own copy compiled for its ISA. The epilogue (bias, activation)
+// runs on each register tile right after the micro-kernel's last k block wrote it.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "core/host_cache.h"
 #include "core/threading.h"
+#include "cpu/epilogue.h"
 
 namespace {
 
@@ -78,10 +80,15 @@ void store_partial(const float* acc, int m, int n, float* C, int64_t ldc, float 
     }
 }
 
-// Computes rows [i0, i1) of C for the packed B slab Bp (kc x nc at column jc).
+using SgemmEpilogue = nnc::cpu::Epilogue<float>;
+
+// Computes rows [i0, i1) of C for the packed B slab Bp (kc x nc at column jc);
+// after the last k block (last_k) each tile gets the epilogue while in L1.
 template <class Kernel>
 void sweep_rows(bool trans_a, int64_t i0, int64_t i1, int64_t jc, int64_t nc, int64_t pc, int64_t kc, float alpha,
-                const float* A, int64_t lda, const float* Bp, float beta_k, float* C, int64_t ldc, float* Ap) {
+                const float* A, int64_t lda, const float* Bp, float beta_k, float* C, int64_t ldc, float* Ap,
+                const SgemmEpilogue& ep, bool last_k) {
+  const bool epilogue = last_k && ep.active();
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   for (int64_t ic = i0; ic < i1; ic += Kernel::MC) {
     int64_t mc = std::min<int64_t>(Kernel::MC, i1 - ic);
@@ -90,7 +97,9 @@ void sweep_rows(bool trans_a, int64_t i0, int64_t i1, int64_t jc, int64_t nc, in
       int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
       for (int64_t ir = 0; ir < mc; ir += MR) {
         int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-        Kernel::micro(kc, Ap + ir * kc, Bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_k, m, n);
+        float* tile = C + (ic + ir) * ldc + jc + jr;
+        Kernel::micro(kc, Ap + ir * kc, Bp + jr * kc, tile, ldc, beta_k, m, n);
+        if (epilogue) apply_epilogue(ep, tile, ldc, ic + ir, jc + jr, m, n);
       }
     }
   }
@@ -101,7 +110,7 @@ void sweep_rows(bool trans_a, int64_t i0, int64_t i1, int64_t jc, int64_t nc, in
 template <class Kernel>
 void sgemm_rows_parallel(int nt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                         int64_t ldc) {
+                         int64_t ldc, const SgemmEpilogue& ep) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   constexpr int64_t KC = Kernel::KC, NC = Kernel::NC;
   int64_t nc_max = std::min<int64_t>(NC, N);
@@ -126,7 +135,7 @@ void sgemm_rows_parallel(int nt, bool trans_a, bool trans_b, int64_t M, int64_t 
         }
 #pragma omp barrier
         sweep_rows<Kernel>(trans_a, i0, i1, jc, nc, pc, kc, alpha, A, lda, Bp, pc == 0 ? beta : 1.f, C, ldc,
-                           a_pack.as<float>());
+                           a_pack.as<float>(), ep, pc + kc == K);
 #pragma omp barrier
       }
     }
@@ -135,7 +144,8 @@ void sgemm_rows_parallel(int nt, bool trans_a, bool trans_b, int64_t M, int64_t 
 
 template <class Kernel>
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  const SgemmEpilogue& ep) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   constexpr int64_t KC = Kernel::KC, NC = Kernel::NC;
   nnc::Workspace a_pack((Kernel::MC + MR) * KC * sizeof(float));
@@ -150,12 +160,15 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
       float* Ap = a_pack.as<float>();
       pack_a<MR>(trans_a, M, kc, trans_a ? A + pc * lda : A + pc, lda, alpha, Ap);
       float beta_k = pc == 0 ? beta : 1.f;
+      const bool epilogue = pc + kc == K && ep.active();
       for (int64_t jr = 0; jr < N; jr += NR) {
         int n = static_cast<int>(std::min<int64_t>(NR, N - jr));
         pack_b<Kernel>(trans_b, kc, n, trans_b ? B + jr * ldb + pc : B + pc * ldb + jr, ldb, Bp);
         for (int64_t ir = 0; ir < M; ir += MR) {
           int m = static_cast<int>(std::min<int64_t>(MR, M - ir));
-          Kernel::micro(kc, Ap + ir * kc, Bp, C + ir * ldc + jr, ldc, beta_k, m, n);
+          float* tile = C + ir * ldc + jr;
+          Kernel::micro(kc, Ap + ir * kc, Bp, tile, ldc, beta_k, m, n);
+          if (epilogue) apply_epilogue(ep, tile, ldc, ir, jr, m, n);
         }
       }
     }
@@ -168,7 +181,7 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
       int64_t kc = std::min(KC, K - pc);
       pack_b<Kernel>(trans_b, kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, b_pack.as<float>());
       sweep_rows<Kernel>(trans_a, 0, M, jc, nc, pc, kc, alpha, A, lda, b_pack.as<float>(), pc == 0 ? beta : 1.f,
-                         C, ldc, a_pack.as<float>());
+                         C, ldc, a_pack.as<float>(), ep, pc + kc == K);
     }
   }
 }
@@ -178,11 +191,13 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 // summed in the same order whatever the thread count.
 template <class Kernel>
 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                   const SgemmEpilogue& ep) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.f) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    if (ep.active()) apply_epilogue(ep, C, ldc, 0, 0, M, N);
     return;
   }
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
@@ -193,20 +208,22 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
   int nt = static_cast<int>(std::min<int64_t>({nnc::num_threads(), tiles, std::max<int64_t>(1, work >> 18)}));
   if (nnc::in_parallel_region()) nt = 1;  // called from a caller's parallel region: stay on this thread
   if (nt <= 1) {
-    sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
     return;
   }
   if (split_m) {
-    sgemm_rows_parallel<Kernel>(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm_rows_parallel<Kernel>(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
     return;
   }
 #pragma omp parallel num_threads(nt)
   {
     auto [t, threads] = nnc::team_slot();
     int64_t j0 = std::min(N, tiles * t / threads * NR), j1 = std::min(N, tiles * (t + 1) / threads * NR);
+    SgemmEpilogue columns = ep;  // this thread's columns start at j0
+    if (ep.bias && !ep.bias_per_row) columns.bias = ep.bias + j0;
     if (j1 > j0)
       sgemm_serial<Kernel>(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, trans_b ? B + j0 * ldb : B + j0, ldb,
-                           beta, C + j0, ldc);
+                           beta, C + j0, ldc, columns);
   }
 }
 

@@ -32,7 +32,7 @@ struct ColumnAt {
   }
 };
 
-// Forward: A = weights (Kg, CRS), B = columns (CRS, N P Q), C = y (+ bias).
+// Forward: A = weights (Kg, CRS), B = columns (CRS, N P Q), C = y = act(acc + bias).
 template <typename T>
 struct ForwardProblem {
   static constexpr bool kVectorA = true, kVectorB = false;
@@ -42,6 +42,7 @@ struct ForwardProblem {
   T* y;
   ColumnAt<T> col;
   bool vec_w;  // weight rows are whole 16-byte vectors from an aligned base
+  Activation<T> act;
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_j_contiguous() const { return true; }
   __device__ bool a_vec4() const { return vec_w; }
@@ -53,7 +54,7 @@ struct ForwardProblem {
   __device__ T b(int64_t g, int64_t kk, int64_t j) const { return col(g, kk, j); }
   __device__ void store(int64_t g, int64_t m, int64_t j, T acc) const {
     const int64_t Kg = s.K / s.groups, PQ = s.P * s.Q, n = j / PQ;
-    y[(n * s.K + g * Kg + m) * PQ + j % PQ] = bias ? acc + bias[g * Kg + m] : acc;
+    y[(n * s.K + g * Kg + m) * PQ + j % PQ] = act(bias ? acc + bias[g * Kg + m] : acc);
   }
 };
 
@@ -141,10 +142,11 @@ unsigned grid_for(int64_t total) {
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* stream) {
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, const Activation<T>& act,
+                    void* stream) {
   const int64_t G = s.groups, CRS = s.C / G * s.R * s.S;
   const bool vec_w = reinterpret_cast<uintptr_t>(w) % 16 == 0 && CRS % int64_t(16 / sizeof(T)) == 0;
-  ForwardProblem<T> prob{s, w, bias, y, ColumnAt<T>{s, x}, vec_w};
+  ForwardProblem<T> prob{s, w, bias, y, ColumnAt<T>{s, x}, vec_w, act};
   tiled::launch<T>("conv2d", G, s.K / G, s.N * s.P * s.Q, CRS, prob, stream);
 }
 
@@ -180,7 +182,7 @@ void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* bias, T* y, voi
 }
 
 #define NNC_INSTANTIATE(T)                                                                               \
-  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, const T*, T*, void*);            \
+  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, const T*, T*, const Activation<T>&, void*); \
   template void conv2d_backward_input<T>(const ConvShape&, const T*, const T*, T*, void*);               \
   template void conv2d_backward_weight<T>(const ConvShape&, const T*, const T*, T*, void*);              \
   template void channel_sum<T>(int64_t, int64_t, int64_t, const T*, T*, void*);                          \

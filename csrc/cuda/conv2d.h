@@ -9,8 +9,12 @@ namespace nnc::cuda {
 
 using nnc::cpu::ConvShape;
 
+using nnc::cpu::Activation;
+
+// y = act(conv(x, w) + bias), the activation applied as each output is stored.
 template <typename T>
-void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* stream);
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, const Activation<T>& act,
+                    void* stream);
 template <typename T>
 void conv2d_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx, void* stream);
 template <typename T>

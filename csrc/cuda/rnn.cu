@@ -33,7 +33,7 @@ void copy_or_zero(T* dst, const T* src, int64_t n, cudaStream_t s) {
 template <typename T>
 void mm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
         T* C, int64_t ldc, cudaStream_t s) {
-  gemm<T>(ta, tb, 1, M, N, K, T(1), A, lda, 0, B, ldb, 0, beta, C, ldc, 0, s);
+  gemm<T>(ta, tb, 1, M, N, K, T(1), A, lda, 0, B, ldb, 0, beta, C, ldc, 0, {}, s);
 }
 
 template <typename T>

@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "core/conv_math.h"
 #include "cpu/conv2d.h"
+#include "ops/activation_arg.h"
 #include "ops/ops.h"
 #ifdef NNCORE_HAVE_CUDA
 #include "cuda/conv2d.h"
@@ -146,13 +147,16 @@ std::vector<int64_t> conv2d_output_shape(py::handle x_obj, py::handle w_obj, Pai
                       transposed);
 }
 
-// y = conv2d(x, w) + bias, or y = conv_transpose2d(x, w) + bias.
+// y = act(conv2d(x, w) + bias), or y = conv_transpose2d(x, w) + bias (no activation).
 void forward(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle out_obj, Pair stride, Pair padding,
-             Pair dilation, int64_t groups, Pair output_padding, bool transposed, uintptr_t stream) {
+             Pair dilation, int64_t groups, Pair output_padding, bool transposed, uintptr_t stream, int activation,
+             double act_alpha, double act_beta) {
   const char* op = transposed ? "conv_transpose2d" : "conv2d";
   Array x = as_array(x_obj, op, "input"), w = as_array(w_obj, op, "weight"), out = as_array(out_obj, op, "out");
   cpu::ConvShape s = conv_shape(op, x, w, make_options(stride, padding, dilation, output_padding, groups, transposed));
   check_cpu(op, x);
+  activation_arg<double>(op, activation, act_alpha, act_beta);
+  NNC_CHECK(!transposed || activation == act::kNone, op, ": takes no activation epilogue, got activation ", activation);
   int64_t out_channels = transposed ? s.C : s.K;
   Array bias;
   bool has_bias = !bias_obj.is_none();
@@ -177,10 +181,11 @@ void forward(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle
   auto run = [&](auto* y) {
     using T = std::remove_pointer_t<decltype(y)>;
     const T* b = has_bias ? bias.ptr<const T>() : nullptr;
+    const cpu::Activation<T> act = activation_arg<T>(op, activation, act_alpha, act_beta);
 #ifdef NNCORE_HAVE_CUDA
     if (x.device == Device::cuda) {
       void* st = reinterpret_cast<void*>(stream);
-      if (!transposed) return nnc::cuda::conv2d_forward<T>(s, x.ptr<const T>(), w.ptr<const T>(), b, y, st);
+      if (!transposed) return nnc::cuda::conv2d_forward<T>(s, x.ptr<const T>(), w.ptr<const T>(), b, y, act, st);
       nnc::cuda::conv2d_backward_input<T>(s, x.ptr<const T>(), w.ptr<const T>(), y, st);
       if (b) nnc::cuda::add_channel_bias<T>(s.N, s.C, s.H * s.W, b, y, st);
       return;
@@ -188,7 +193,7 @@ void forward(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle
 #endif
     (void)stream;
     py::gil_scoped_release no_gil;
-    if (!transposed) return cpu::conv2d_forward<T>(s, x.ptr<const T>(), w.ptr<const T>(), b, y);
+    if (!transposed) return cpu::conv2d_forward<T>(s, x.ptr<const T>(), w.ptr<const T>(), b, y, act);
     cpu::conv2d_backward_input<T>(s, x.ptr<const T>(), w.ptr<const T>(), y);
     if (b) cpu::add_channel_bias<T>(s.N, s.C, s.H * s.W, b, y);
   };
@@ -235,7 +240,7 @@ void backward(py::handle gy_obj, py::handle x_obj, py::handle w_obj, py::handle 
       void* st = reinterpret_cast<void*>(stream);
       if (want_gx && gx.numel()) {
         if (!transposed) nnc::cuda::conv2d_backward_input<T>(s, pgy, pw, gx.ptr<T>(), st);
-        else nnc::cuda::conv2d_forward<T>(s, pgy, pw, nullptr, gx.ptr<T>(), st);
+        else nnc::cuda::conv2d_forward<T>(s, pgy, pw, nullptr, gx.ptr<T>(), {}, st);
       }
       if (want_gw && gw.numel()) nnc::cuda::conv2d_backward_weight<T>(s, conv_out_grad, conv_in, gw.ptr<T>(), st);
       if (want_gb && gb.numel()) {
@@ -269,8 +274,10 @@ void bind_conv2d(py::module_& m) {
         "Validates input and weight of conv2d / conv_transpose2d and returns the output shape.");
   m.def("conv2d_forward", &forward, py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("out"),
         py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("output_padding"),
-        py::arg("transposed"), py::arg("stream") = 0,
-        "out = conv2d(input, weight) + bias, or conv_transpose2d when transposed; NCHW, float32 or float64.");
+        py::arg("transposed"), py::arg("stream") = 0, py::arg("activation") = 0, py::arg("act_alpha") = 0.0,
+        py::arg("act_beta") = 0.0,
+        "out = act(conv2d(input, weight) + bias) (activation: a code of nncore.ops.activation_kinds, applied "
+        "to each output tile in cache), or conv_transpose2d + bias when transposed; NCHW, float32 or float64.");
   m.def("conv2d_backward", &backward, py::arg("grad_output"), py::arg("input"), py::arg("weight"),
         py::arg("grad_input"), py::arg("grad_weight"), py::arg("grad_bias"), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"), py::arg("groups"), py::arg("output_padding"), py::arg("transposed"),

@@ -7,6 +7,7 @@
 #include "core/array.h"
 #include "core/check.h"
 #include "cpu/gemm.h"
+#include "ops/activation_arg.h"
 #include "ops/ops.h"
 #ifdef NNCORE_HAVE_CUDA
 #include "cuda/gemm.h"
@@ -37,8 +38,10 @@ MatrixArg matrix_arg(const Array& x, const char* arg) {
   return m;
 }
 
+// out = act(alpha op(a) @ op(b) + beta out + bias), bias (N,) one per column or None.
 void gemm(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a, bool trans_b, double alpha,
-          double beta, [[maybe_unused]] uintptr_t stream) {
+          double beta, [[maybe_unused]] uintptr_t stream, py::handle bias_obj, int activation, double act_alpha,
+          double act_beta) {
   Array a = as_array(a_obj, "gemm", "a");
   Array b = as_array(b_obj, "gemm", "b");
   Array out = as_array(out_obj, "gemm", "out");
@@ -66,14 +69,32 @@ void gemm(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a, 
   NNC_CHECK(std::isfinite(beta), "gemm: beta must be finite, got ", beta);
   check_no_overlap(out, a, "gemm", "out", "a");
   check_no_overlap(out, b, "gemm", "out", "b");
+  activation_arg<double>("gemm", activation, act_alpha, act_beta);
+  Array bias;
+  const bool has_bias = !bias_obj.is_none();
+  if (has_bias) {
+    bias = as_array(bias_obj, "gemm", "bias");
+    check_same_dtype(a, bias, "gemm", "a", "bias");
+    check_same_device(a, bias, "gemm", "a", "bias");
+    NNC_CHECK(bias.ndim() == 1 && bias.shape[0] == N, "gemm: bias must have shape (", N,
+              ",) (one per output column), got ", bias.shape_str());
+    check_contiguous(bias, "gemm", "bias");
+    check_no_overlap(out, bias, "gemm", "out", "bias");
+  }
   if (out.numel() == 0) return;
+  auto epilogue = [&](auto* type_tag) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    return cpu::Epilogue<T>{activation_arg<T>("gemm", activation, act_alpha, act_beta),
+                            has_bias ? bias.ptr<const T>() : nullptr, false};
+  };
 
   if (a.device == Device::cuda) {
 #ifdef NNCORE_HAVE_CUDA
     auto run = [&](auto* pa, auto* pb, auto* pc) {
       using T = std::remove_pointer_t<decltype(pc)>;
       nnc::cuda::gemm<T>(trans_a, trans_b, batch, M, N, K, T(alpha), pa, ma.ld, ma.batch_stride, pb, mb.ld,
-                         mb.batch_stride, T(beta), pc, mc.ld, mc.batch_stride, reinterpret_cast<void*>(stream));
+                         mb.batch_stride, T(beta), pc, mc.ld, mc.batch_stride, epilogue(pc),
+                         reinterpret_cast<void*>(stream));
     };
     if (a.dtype == DType::float32) run(a.ptr<const float>(), b.ptr<const float>(), out.ptr<float>());
     else run(a.ptr<const double>(), b.ptr<const double>(), out.ptr<double>());
@@ -83,9 +104,10 @@ void gemm(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a, 
   py::gil_scoped_release no_gil;
   auto run = [&](auto* pa, auto* pb, auto* pc) {
     using T = std::remove_pointer_t<decltype(pc)>;
+    const cpu::Epilogue<T> ep = epilogue(pc);
     for (int64_t i = 0; i < batch; ++i)
       nnc::cpu::gemm<T>(trans_a, trans_b, M, N, K, T(alpha), pa + i * ma.batch_stride, ma.ld,
-                        pb + i * mb.batch_stride, mb.ld, T(beta), pc + i * mc.batch_stride, mc.ld);
+                        pb + i * mb.batch_stride, mb.ld, T(beta), pc + i * mc.batch_stride, mc.ld, ep);
   };
   if (a.dtype == DType::float32) run(a.ptr<const float>(), b.ptr<const float>(), out.ptr<float>());
   else run(a.ptr<const double>(), b.ptr<const double>(), out.ptr<double>());
@@ -95,8 +117,11 @@ void gemm(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a, 
 
 void bind_gemm(py::module_& m) {
   m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("trans_a"), py::arg("trans_b"),
-        py::arg("alpha"), py::arg("beta"), py::arg("stream") = 0,
-        "out = alpha * op(a) @ op(b) + beta * out, 2-D or batched 3-D; float32 or float64; CPU or CUDA.");
+        py::arg("alpha"), py::arg("beta"), py::arg("stream") = 0, py::arg("bias") = py::none(),
+        py::arg("activation") = 0, py::arg("act_alpha") = 0.0, py::arg("act_beta") = 0.0,
+        "out = act(alpha * op(a) @ op(b) + beta * out + bias), 2-D or batched 3-D; float32 or float64; CPU or "
+        "CUDA. bias (N,) or None; activation a code of nncore.ops.activation_kinds, applied to each output tile "
+        "in cache.");
 }
 
 }  // namespace nnc::ops

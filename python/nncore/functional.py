@@ -34,10 +34,10 @@ from .tensor import (
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "elu",
-    "embedding", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate", "kl_div", "l1_loss",
-    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d", "max_pool2d", "mse_loss",
-    "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
+    "embedding", "fused_conv2d", "fused_linear", "hardtanh", "hinge_embedding_loss", "huber_loss", "interpolate",
+    "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lp_pool2d",
+    "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6",
+    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softsign", "tanh",
 ]
 
 
@@ -82,31 +82,71 @@ def _gemm(a, b, trans_a=False, trans_b=False):
 # ---------------------------------------------------------------- linear
 def linear(input, weight, bias=None):
     """y = x W^T + b; x is (..., in_features), W (out_features, in_features)."""
-    _check_tensor(input, "linear", "input")
-    _check_tensor(weight, "linear", "weight")
+    return _linear(input, weight, bias, "linear", None, None)
+
+
+def fused_linear(input, weight, bias=None, activation="relu", act_alpha=None):
+    """y = act(x W^T + b) in one GEMM whose epilogue adds the bias and applies the
+    activation to each output tile in cache; one autograd node, its backward
+    g' = g act'(y) then linear's. activation: relu, relu6, leaky_relu (act_alpha
+    the negative slope, default 0.01, >= 0), elu (act_alpha alpha, default 1, >= 0),
+    sigmoid or tanh. Equals linear followed by the activation to float rounding."""
+    return _linear(input, weight, bias, "fused_linear", activation, act_alpha)
+
+
+def _linear(input, weight, bias, op, activation, act_alpha):
+    _check_tensor(input, op, "input")
+    _check_tensor(weight, op, "weight")
     xd, wd = input.data, weight.data
     if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
-        raise TypeError(f"linear: input, weight and bias must have one dtype, got input {xd.dtype}, weight "
+        raise TypeError(f"{op}: input, weight and bias must have one dtype, got input {xd.dtype}, weight "
                         f"{wd.dtype}" + ("" if bias is None else f", bias {bias.data.dtype}"))
     if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
-        raise ValueError(f"linear: input (..., {wd.shape[1] if wd.ndim == 2 else '?'}) and weight "
+        raise ValueError(f"{op}: input (..., {wd.shape[1] if wd.ndim == 2 else '?'}) and weight "
                          f"(out_features, in_features) disagree: got input {xd.shape}, weight {wd.shape}")
+    if activation is not None:
+        _fusable_activation(op, activation, act_alpha)
+        if xd.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{op}: input must be float32 or float64 for a fused activation, got {xd.dtype}")
     lead = xd.shape[:-1]
     x2 = xd.reshape(-1, xd.shape[-1])
-    out = _gemm(x2, wd, trans_b=True)
-    if bias is not None:
-        out += bias.data
+    if xd.dtype in (np.float32, np.float64):  # bias (and activation) in the GEMM's epilogue
+        out = ops.linear(_gemm_ready(x2), _gemm_ready(wd), None if bias is None else bias.data,
+                         activation=activation, act_alpha=act_alpha)
+    else:
+        out = _gemm(x2, wd, trans_b=True)
+        if bias is not None:
+            out += bias.data
     out = out.reshape(lead + (wd.shape[0],))
 
     def linear_backward(g):
         g2 = g.reshape(-1, wd.shape[0])
+        if activation is not None:
+            g2 = ops.epilogue_grad(_contiguous(g2), out.reshape(g2.shape), activation, act_alpha)
         gx = _gemm(g2, wd).reshape(xd.shape) if input.requires_grad else None
         gw = _gemm(g2, x2, trans_a=True) if weight.requires_grad else None
         gb = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
         return gx, gw, gb
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
-    return _make(out, inputs, linear_backward, saved=(input, weight))
+    return _make(out, inputs, linear_backward, saved=(input, weight), save_out=activation is not None)
+
+
+# the activations whose derivative their output determines (act_alpha: leaky_relu's slope, elu's alpha)
+_FUSED_ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh")
+
+
+def _fusable_activation(op, activation, act_alpha):
+    if not isinstance(activation, str):
+        raise TypeError(f"{op}: activation must be a str, got {type(activation).__name__}")
+    if activation not in _FUSED_ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be one of {', '.join(_FUSED_ACTIVATIONS)}, got {activation!r}")
+    if act_alpha is not None:
+        if activation not in ("leaky_relu", "elu"):
+            raise ValueError(f"{op}: act_alpha is for leaky_relu and elu, got act_alpha with {activation}")
+        if _real_arg(act_alpha, op, "act_alpha") < 0 or not math.isfinite(act_alpha):
+            # a negative slope or alpha makes the output's sign ambiguous, so act'(y) is not defined by y
+            raise ValueError(f"{op}: act_alpha must be finite and >= 0 for a fused {activation}, got {act_alpha}")
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -155,13 +195,28 @@ def _covers_input(x, weight, window, groups, padding, dilation, channels=1):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation (nncore.ops.conv2d): input (N, C, H, W), weight
     (K, C / groups, R, S); padding may be an int, a pair, 'valid' or 'same'."""
-    x, unbatched = _batched(input, "conv2d")
+    return _conv2d(input, weight, bias, stride, padding, dilation, groups, "conv2d", None, None)
+
+
+def fused_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation="relu",
+                 act_alpha=None):
+    """y = act(conv2d(x, W) + b), the bias and activation applied to each output
+    tile in cache by the convolution kernel; one autograd node, its backward
+    g' = g act'(y) then conv2d's. activation and act_alpha as in fused_linear.
+    Equals conv2d followed by the activation to float rounding."""
+    return _conv2d(input, weight, bias, stride, padding, dilation, groups, "fused_conv2d", activation, act_alpha)
+
+
+def _conv2d(input, weight, bias, stride, padding, dilation, groups, op, activation, act_alpha):
+    x, unbatched = _batched(input, op)
+    if activation is not None:
+        _fusable_activation(op, activation, act_alpha)
     if isinstance(padding, str):
         if padding == "valid":
             padding = 0
         elif padding == "same":
             if any(s != 1 for s in _pair(stride)):
-                raise ValueError("conv2d: padding='same' needs stride 1")
+                raise ValueError(f"{op}: padding='same' needs stride 1")
             total = [d * (k - 1) for d, k in zip(_pair(dilation), weight.shape[2:])]
             if any(t % 2 for t in total):
                 x = pad(x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2))
@@ -169,21 +224,24 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             else:
                 padding = (total[0] // 2, total[1] // 2)
         else:
-            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+            raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     if _covers_input(x, weight, weight.shape[2:], groups, padding, dilation):
         # the kernel spans the whole unpadded input (DCGAN's last layer): one output pixel, a GEMM
-        y = linear(x.reshape(x.shape[0], -1), weight.reshape(weight.shape[0], -1), bias)
+        y = _linear(x.reshape(x.shape[0], -1), weight.reshape(weight.shape[0], -1), bias, op, activation, act_alpha)
         y = y.reshape(x.shape[0], weight.shape[0], 1, 1)
         return y.squeeze(0) if unbatched else y
     xd, wd = _contiguous(x.data), _contiguous(weight.data)
-    out = ops.conv2d(xd, wd, None if bias is None else bias.data, stride, padding, dilation, groups)
+    out = ops.conv2d(xd, wd, None if bias is None else bias.data, stride, padding, dilation, groups,
+                     activation=activation, act_alpha=act_alpha)
 
     def conv2d_backward(g):
         mask = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        if activation is not None:
+            g = ops.epilogue_grad(_contiguous(g), out, activation, act_alpha)
         return ops.conv2d_backward(g, xd, wd, stride, padding, dilation, groups, output_mask=mask)
 
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    y = _make(out, inputs, conv2d_backward, saved=(x, weight))
+    y = _make(out, inputs, conv2d_backward, saved=(x, weight), save_out=activation is not None)
     return y.squeeze(0) if unbatched else y
 
 
@@ -1035,7 +1093,7 @@ _BOOLS = {"ceil_mode", "count_include_pad", "inplace", "log_target", "return_ind
 _BOOLS_OR_NONE = {"align_corners", "recompute_scale_factor"}
 _REALS = {"alpha", "beta", "delta", "eps", "label_smoothing", "margin", "momentum", "negative_slope", "max_val",
           "min_val", "threshold", "value", "norm_type"}
-_REALS_OR_NONE = {"max_norm"}
+_REALS_OR_NONE = {"max_norm", "act_alpha"}
 _INTS = {"ignore_index", "num_classes"}
 _INTS_OR_NONE = {"padding_idx", "dim"}
 _REDUCTIONS = ("none", "mean", "sum")

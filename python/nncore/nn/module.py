@@ -6,6 +6,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..autograd import no_grad
+from . import _fusion
 from ..tensor import Tensor, _plain, _to_device, _xp
 from ..tensor import device as _device
 
@@ -379,8 +380,18 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, input):
-        for module in self._modules.values():
-            input = module(input)
+        # a Conv2d / Linear followed by ReLU, ReLU6, LeakyReLU, ELU, Sigmoid or Tanh runs fused (nn/_fusion.py)
+        modules = tuple(self._modules.values())
+        i, n = 0, len(modules)
+        while i < n:
+            if i + 1 < n:
+                fused = _fusion.fused_call(modules[i], modules[i + 1], input)
+                if fused is not None:
+                    input = fused
+                    i += 2
+                    continue
+            input = modules[i](input)
+            i += 1
         return input
 
     def __getitem__(self, idx):

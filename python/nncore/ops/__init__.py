@@ -5,7 +5,11 @@ per op family: gemm, conv, pool, softmax, rnn, boxes, resize."""
 
 from .gemm import (  # noqa: F401
     gemm,
+    linear,
     matmul,
+)
+from .epilogue import (  # noqa: F401
+    epilogue_grad,
 )
 from .conv import (  # noqa: F401
     conv2d,
@@ -72,6 +76,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_backward",
     "cross_entropy_with_grad",
+    "epilogue_grad",
     "gemm",
     "gru",
     "gru_backward",
@@ -79,6 +84,7 @@ __all__ = [
     "gru_cell_backward",
     "interpolate2d",
     "interpolate2d_backward",
+    "linear",
     "log_softmax",
     "log_softmax_backward",
     "lp_pool2d",

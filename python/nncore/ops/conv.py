@@ -3,6 +3,7 @@
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of, array_module
 from ._checks import bool_arg, int_arg
+from .epilogue import activation_args
 
 
 def _pair(op, name, v):
@@ -30,12 +31,13 @@ def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, output_pa
     return x, weight, bias, opts
 
 
-def _conv_forward(op, transposed, x, weight, bias, stride, padding, dilation, groups, output_padding, out):
+def _conv_forward(op, transposed, x, weight, bias, stride, padding, dilation, groups, output_padding, out,
+                  epilogue=(0, 0.0, 0.0)):
     x, weight, bias, opts = _conv_args(op, x, weight, bias, stride, padding, dilation, groups, output_padding)
     if out is None:
         shape = _C.conv2d_output_shape(x, weight, *opts, transposed)
         out = empty(shape, x.dtype, like=x)
-    _C.conv2d_forward(x, weight, bias, out, *opts, transposed, stream_of(x))
+    _C.conv2d_forward(x, weight, bias, out, *opts, transposed, stream_of(x), *epilogue)
     return out
 
 
@@ -58,14 +60,18 @@ def _conv_backward(op, transposed, grad_out, x, weight, stride, padding, dilatio
     return tuple(grads)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, out=None):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, out=None, *, activation=None,
+           act_alpha=None):
     """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
 
     x is (N, C, H, W), weight (K, C / groups, R, S), bias (K,) or None; returns
     (N, K, P, Q) with P = (H + 2 padding - dilation (R - 1) - 1) // stride + 1.
-    stride, padding and dilation are ints or (h, w) pairs.
+    stride, padding and dilation are ints or (h, w) pairs. activation (a name of
+    nncore.ops.activation_kinds, act_alpha its slope / alpha) is applied to each
+    output tile in cache: act(conv2d(x, weight) + bias) in one pass.
     """
-    return _conv_forward("conv2d", False, x, weight, bias, stride, padding, dilation, groups, 0, out)
+    return _conv_forward("conv2d", False, x, weight, bias, stride, padding, dilation, groups, 0, out,
+                         activation_args("conv2d", activation, act_alpha))
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,

@@ -3,6 +3,7 @@
 from .. import _C
 from .._arrays import as_kernel_array, empty, stream_of
 from ._checks import bool_arg, real_arg
+from .epilogue import activation_args
 
 
 def _as_row_major(x, trans):
@@ -48,3 +49,32 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
 def matmul(a, b, out=None):
     """a @ b for 2-D matrices or 3-D stacks of them (like numpy.matmul)."""
     return gemm(a, b, out=out)
+
+
+def linear(x, weight, bias=None, *, activation=None, act_alpha=None, out=None):
+    """act(x @ weight.T + bias) in one GEMM: bias and activation (a name of
+    nncore.ops.activation_kinds, act_alpha its slope / alpha) are applied to
+    each output tile while it is in cache. x is (M, in_features), weight
+    (out_features, in_features), bias (out_features,) or None; float32 or float64."""
+    x = as_kernel_array(x, "linear", "input")
+    weight = as_kernel_array(weight, "linear", "weight")
+    if bias is not None:
+        bias = as_kernel_array(bias, "linear", "bias")
+    epilogue = activation_args("linear", activation, act_alpha)
+    for name, a in (("input", x), ("weight", weight)):
+        if a.ndim != 2:
+            raise ValueError(f"linear: {name} must be 2-D, got {a.ndim}-D of shape {a.shape}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear: input (M, in_features) and weight (out_features, in_features) disagree: got "
+                         f"input {x.shape}, weight {weight.shape}")
+    for name, a in (("weight", weight), ("bias", bias), ("out", out)):
+        if a is not None and a.dtype != x.dtype:
+            raise TypeError(f"linear: {name} must have the input's dtype {x.dtype}, got {a.dtype}")
+    if out is None:
+        out = empty((x.shape[0], weight.shape[0]), x.dtype, like=x)
+    else:
+        out = as_kernel_array(out, "linear", "out")
+    x, trans_a = _as_row_major(x, False)
+    weight, trans_b = _as_row_major(weight, True)
+    _C.gemm(x, weight, out, trans_a, trans_b, 1.0, 0.0, stream_of(x), bias, *epilogue)
+    return out
