@@ -365,6 +365,12 @@ SMALL_MAP_CASES = [
     (5, 9, 2, 3, 4, 5, 5, dict(padding=2)),  # the outermost taps read padding only
     (4, 6, 2, 2, 8, 3, 3, dict(padding=(2, 1), dilation=(2, 1))),
     (3, 10, 1, 7, 6, 3, 3, dict(padding=1, groups=2)),
+    # few input channels, stride 1 along rows: the direct weight gradient (lanes along q)
+    (5, 1, 20, 21, 6, 5, 5, dict()),
+    (3, 3, 17, 33, 13, 3, 3, dict(padding=1)),
+    (4, 2, 12, 9, 7, 3, 4, dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
+    (2, 4, 9, 40, 5, 7, 3, dict(padding=3)),
+    (7, 3, 8, 8, 17, 2, 2, dict()),
 ]
 
 

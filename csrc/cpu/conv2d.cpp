@@ -331,6 +331,11 @@ void conv2d_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) 
     if (active_isa() == Isa::avx512 && !is_pointwise(s) && conv2d_backward_weight_avx512(s, gy, x, gw)) return;
   }
 #endif
+#ifdef NNCORE_HAVE_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() == Isa::avx2 && !is_pointwise(s) && conv2d_backward_weight_avx2(s, gy, x, gw)) return;
+  }
+#endif
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, CRS = Cg * s.R * s.S, PQ = s.P * s.Q, HW = s.H * s.W;
   const bool pointwise = is_pointwise(s);
   const int64_t wsize = s.K * CRS;

@@ -38,7 +38,8 @@ void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, c
                            const Activation<float>& act);
 void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                          const Activation<float>& act);
-// Returns false (doing nothing) for shapes it does not handle (fewer than 32 input channels per group).
+// Weight gradient twins; each returns false (doing nothing) for shapes it does not handle.
+bool conv2d_backward_weight_avx2(const ConvShape& s, const float* gy, const float* x, float* gw);
 bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw);
 
 // dst (C) = sum of src (N, C, HW) over N and HW.

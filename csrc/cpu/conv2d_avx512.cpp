@@ -17,6 +17,7 @@
 #include "core/threading.h"
 #include "cpu/conv2d.h"
 #include "cpu/conv2d_igemm.h"
+#include "cpu/conv2d_wgrad_simd.h"
 #include "cpu/transpose_simd.h"
 
 namespace nnc::cpu {
@@ -646,7 +647,25 @@ bool backward_weight_gathered(const ConvShape& s, const float* gy, const float* 
 
 }  // namespace
 
+namespace {
+
+struct WgradAvx512 {
+  using R = __m512;
+  static constexpr int W = 16;
+  static R load(const float* p) { return _mm512_loadu_ps(p); }
+  static R load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p); }
+  static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
+  static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static float hsum(R v) { return _mm512_reduce_add_ps(v); }
+};
+
+}  // namespace
+
 bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw) {
+  if (wgrad_few_channels_suits(s, WgradAvx512::W)) {
+    wgrad_few_channels<WgradAvx512, 4, 6>(s, gy, x, gw);
+    return true;
+  }
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, PQ = s.P * s.Q, J = s.N * PQ;
   if (J == 0 || Kg < 4) return false;
   if (Cg < 32) return Cg * RS >= 64 && backward_weight_gathered(s, gy, x, gw);
