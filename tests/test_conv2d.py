@@ -396,6 +396,18 @@ def test_small_maps_and_dead_taps(each_isa, rng, case, threads):
         nncore.set_num_threads(before)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu"])
+@pytest.mark.parametrize("shape", [(3, 1, 20, 21, 6, 5, 5, 0), (2, 3, 17, 33, 13, 3, 3, 1), (2, 2, 9, 40, 26, 7, 3, 3)])
+def test_few_input_channels_forward_with_epilogue(each_isa, rng, shape, activation):
+    N, C, H, W, K, R, S, pad = shape
+    x, w, b = conv_case(rng, N, C, H, W, K, R, S)
+    y = ref_conv2d(x, w, b, padding=pad)
+    want = {"relu": np.maximum(y, 0), "tanh": np.tanh(y), "leaky_relu": np.where(y > 0, y, 0.01 * y)}[activation]
+    out = poisoned(want.shape)
+    got = ops.conv2d(x, w, b, padding=pad, activation=activation, out=out)
+    assert_close(got, want, w[0].size)
+
+
 def test_input_gradient_with_non_finite_weights_stays_local(each_isa, rng):
     """A NaN in tap (0, 0) must reach only the inputs that tap touches: with padding 1
     over a 6x6 map, the last row and column of x are never read by it (the stride-1 path

@@ -1,6 +1,12 @@
-// Weight gradient of a convolution with few input channels (a network's first
-// layer: 1 to 4 channels), written once over a vector type V and
-// instantiated by conv2d_avx2.cpp and conv2d_avx512.cpp.
+// Forward and weight gradient of a convolution with few input channels (a
+// network's first layer: 1 to 4 channels) at stride 1 along rows, written once
+// over a vector type V and instantiated by conv2d_avx2.cpp and conv2d_avx512.cpp.
+// In both the lanes run along the output row q, reading a zero-padded copy of x.
+//
+// Forward: y[n][k][p][q] = act(bias[k] + sum over c, r, t of w[k][c][r][t] x_pad[n][c][p sh + r dh][q + t dw]),
+// a register block of KB output channels x QV vectors of one output row.
+//
+// Weight gradient:
 //   gw[k][c][r][t] = sum over n, p, q of gy[n][k][p][q] x_pad[n][c][p sh + r dh][q sw + t dw]
 // x is (N, C, H, W), gy (N, K, P, Q), gw (K, C, R, S); groups == 1.
 // The lanes run along q: each image's x is copied zero-padded and split into sw
@@ -9,7 +15,7 @@
 // across lanes once, at the end. Images are shared between threads, each with its
 // own sums, added in thread order.
 //
-// V provides: R, W, zero, load_n(p, n) (lanes >= n zero), fmadd, load, store, hsum.
+// V provides: R, W, set1, load_n(p, n) (lanes >= n zero), store_n(p, v, n), fmadd, load, store, hsum.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -19,14 +25,87 @@
 #include "core/host_cache.h"
 #include "core/threading.h"
 #include "cpu/conv2d.h"
+#include "cpu/epilogue.h"
 
 namespace nnc::cpu {
 namespace {
 
 // Shapes it is for: one group, few input channels, stride 1 along rows long enough for
 // the lanes (measured: with stride 2 the gathered implicit GEMM of the AVX-512 twin is faster).
-inline bool wgrad_few_channels_suits(const ConvShape& s, int lanes) {
+inline bool few_channels_suits(const ConvShape& s, int lanes) {
   return s.groups == 1 && s.C <= 4 && s.stride_w == 1 && s.Q >= lanes / 2 && s.N > 0 && s.P > 0 && s.K > 0;
+}
+
+template <class V, int KB, int QV>
+void forward_few_channels(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                          const Activation<float>& act) {
+  constexpr int W = V::W, QW = QV * W;
+  const int64_t C = s.C, K = s.K, RS = s.R * s.S, CRS = C * RS, PQ = s.P * s.Q;
+  const int64_t q_blocks = (s.Q + QW - 1) / QW;
+  const int64_t Hp = std::max(s.H + 2 * s.pad_h, (s.P - 1) * s.stride_h + (s.R - 1) * s.dil_h + 1);
+  const int64_t Wp = std::max(s.W + 2 * s.pad_w, q_blocks * QW + (s.S - 1) * s.dil_w);
+  const int64_t plane = Hp * Wp, image_len = C * plane, rows = s.N * s.P;
+  const int64_t Kpad = (K + KB - 1) / KB * KB;
+  Workspace xpad_ws(s.N * image_len * sizeof(float)), wt_ws(CRS * Kpad * sizeof(float));
+  float *xpad = xpad_ws.as<float>(), *wt = wt_ws.as<float>();
+  for (int64_t i = 0; i < CRS; ++i)  // wt (CRS, Kpad) = w^T, zero past K
+    for (int64_t k = 0; k < Kpad; ++k) wt[i * Kpad + k] = k < K ? w[k * CRS + i] : 0.f;
+  std::vector<int64_t> tap_offset(CRS);  // tap (c, r, t) -> offset of output (0, 0) in a padded image
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t t = 0; t < s.S; ++t) tap_offset[(c * s.R + r) * s.S + t] = c * plane + r * s.dil_h * Wp + t * s.dil_w;
+  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), rows)));
+#pragma omp parallel num_threads(nt)
+  {
+    auto [tid, team] = team_slot();
+    const int64_t planes = s.N * C;
+    for (int64_t i = planes * tid / team; i < planes * (tid + 1) / team; ++i) {
+      float* dst = xpad + i * plane;
+      std::fill(dst, dst + plane, 0.f);
+      const float* src = x + i * s.H * s.W;
+      for (int64_t h = 0; h < s.H; ++h) std::copy(src + h * s.W, src + (h + 1) * s.W, dst + (h + s.pad_h) * Wp + s.pad_w);
+    }
+#pragma omp barrier
+    for (int64_t row = rows * tid / team; row < rows * (tid + 1) / team; ++row) {
+      const int64_t n = row / s.P, p = row % s.P;
+      const float* x0 = xpad + n * image_len + p * s.stride_h * Wp;
+      for (int64_t qb = 0; qb < q_blocks; ++qb) {
+        const int64_t q0 = qb * QW;
+        for (int64_t k0 = 0; k0 < Kpad; k0 += KB) {
+          typename V::R acc[KB][QV];
+#pragma GCC unroll 16
+          for (int b = 0; b < KB; ++b)
+#pragma GCC unroll 4
+            for (int v = 0; v < QV; ++v) acc[b][v] = V::set1(k0 + b < K && bias ? bias[k0 + b] : 0.f);
+          for (int64_t i = 0; i < CRS; ++i) {
+            const float* xr = x0 + tap_offset[i] + q0;
+            const float* wk = wt + i * Kpad + k0;
+            typename V::R xv[QV];
+#pragma GCC unroll 4
+            for (int v = 0; v < QV; ++v) xv[v] = V::load(xr + v * W);
+#pragma GCC unroll 16
+            for (int b = 0; b < KB; ++b) {
+              const typename V::R wv = V::set1(wk[b]);
+#pragma GCC unroll 4
+              for (int v = 0; v < QV; ++v) acc[b][v] = V::fmadd(wv, xv[v], acc[b][v]);
+            }
+          }
+#pragma GCC unroll 16
+          for (int b = 0; b < KB; ++b) {
+            if (k0 + b >= K) break;
+            float* out = y + (n * K + k0 + b) * PQ + p * s.Q + q0;
+#pragma GCC unroll 4
+            for (int v = 0; v < QV; ++v) {
+              const int64_t valid = std::min<int64_t>(W, s.Q - q0 - v * W);
+              if (valid > 0) V::store_n(out + v * W, acc[b][v], static_cast<int>(valid));
+            }
+            if (!act.none())
+              for (int64_t j = 0; j < std::min<int64_t>(QW, s.Q - q0); ++j) out[j] = activation_value(act, out[j]);
+          }
+        }
+      }
+    }
+  }
 }
 
 template <class V, int KB, int TB>
