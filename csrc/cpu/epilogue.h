@@ -122,7 +122,11 @@ void epilogue_grad_parallel(int64_t n, const T* grad, const T* y, T* out, const 
   constexpr int64_t kChunk = 1 << 14;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const int nt = n >= (int64_t(1) << 16) ? nnc::num_threads() : 1;
+#ifdef _OPENMP  // also included by the CUDA twins' headers, whose host pass has no OpenMP
 #pragma omp parallel for num_threads(nt) schedule(static)
+#else
+  (void)nt;
+#endif
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t i0 = c * kChunk, len = std::min(kChunk, n - i0);
     epilogue_grad_range(len, grad + i0, y + i0, out + i0, a);
