@@ -1,8 +1,9 @@
 // Portable batch normalisation twin (the oracle: plain loops, double sums) and
-// the drivers: per-channel sums over contiguous runs of L values ("rows", one
-// thread per channel range) or, for L < kColumnModeBelow, over each sample's
-// C*L values with per-column accumulators ("columns", one thread per column
-// range); then per-channel coefficients and one affine pass (threads over rows).
+// the drivers. L >= kColumnModeBelow ("rows"): channel by channel (threads over
+// channels), sum the runs of L values, then run the affine pass over the same
+// runs while they are still in cache. Smaller L ("columns"): per-column sums
+// over each sample's C*L values (threads over column ranges), then the affine
+// pass (threads over samples).
 #include "cpu/batch_norm.h"
 
 #include <algorithm>
@@ -95,74 +96,104 @@ void parallel_ranges(int64_t tasks, int64_t work, Fn fn) {
   for (int t = 0; t < nt; ++t) fn(tasks * t / nt, tasks * (t + 1) / nt);
 }
 
-// Per-channel pairs of sums (a_c, b_c) over the N*L values of each channel.
-// row(offset, c, &a, &b) adds one run of L values starting at element `offset`;
-// col(offset, j0, count, a, b) adds `count` columns from column j0 of the sample
-// starting at `offset` into the column accumulators a, b.
-template <class Row, class Col>
-void per_channel_sums(BnShape s, std::vector<double>& a_c, std::vector<double>& b_c, Row row, Col col) {
-  const int64_t N = s.N, C = s.C, L = s.L;
-  a_c.assign(size_t(C), 0.0);
-  b_c.assign(size_t(C), 0.0);
-  if (L >= kColumnModeBelow) {
-    parallel_ranges(C, N * C * L, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        double a = 0, b = 0;
-        for (int64_t n = 0; n < N; ++n) row((n * C + c) * L, c, &a, &b);
-        a_c[size_t(c)] = a;
-        b_c[size_t(c)] = b;
-      }
-    });
-    return;
+// One channel's constants of out = (q - m) k + b (+ p a).
+struct Coef {
+  float a = 0, m = 0, k = 0, b = 0;
+};
+
+struct Stats {
+  double mean, var;
+};
+
+// Mean and biased variance of a channel from its sums shifted by `shift`;
+// running statistics (if any) move towards them, with the unbiased variance.
+Stats batch_stats(int64_t c, double shift, double sum, double sum_sq, int64_t count, float* running_mean,
+                  float* running_var, double momentum) {
+  const double d = sum / double(count);
+  Stats st{shift + d, std::max(0.0, sum_sq / double(count) - d * d)};
+  if (running_mean) {
+    running_mean[c] = float((1.0 - momentum) * double(running_mean[c]) + momentum * st.mean);
+    const double unbiased = st.var * double(count) / double(count - 1);
+    running_var[c] = float((1.0 - momentum) * double(running_var[c]) + momentum * unbiased);
   }
-  const int64_t cols = C * L, chunks = (cols + kColumnChunk - 1) / kColumnChunk;
+  return st;
+}
+
+// y = (x - mean) * weight / sqrt(var + eps) + bias; writes save_mean, save_invstd.
+Coef forward_coef(int64_t c, Stats st, double eps, const float* weight, const float* bias, float* save_mean,
+                  float* save_invstd) {
+  const double invstd = 1.0 / std::sqrt(st.var + eps);
+  save_mean[c] = float(st.mean);
+  save_invstd[c] = float(invstd);
+  Coef co;
+  co.m = float(st.mean);
+  co.k = float(invstd * (weight ? double(weight[c]) : 1.0));
+  co.b = bias ? bias[c] : 0.0f;
+  return co;
+}
+
+// From sum g and sum g (x - mean): writes grad_bias, grad_weight; returns dx's
+// constants: training, dx = g a + (x - m) k + b with a = scale, k = -scale
+// invstd^2 sum g (x - mean) / count, b = -scale sum g / count; not training,
+// dx = (g - 0) scale (p is null then, q is g).
+Coef backward_coef(int64_t c, double sum_g, double sum_gx, const float* weight, const float* save_mean,
+                   const float* save_invstd, bool training, int64_t count, float* grad_weight, float* grad_bias) {
+  const double invstd = double(save_invstd[c]);
+  grad_bias[c] = float(sum_g);
+  grad_weight[c] = float(sum_gx * invstd);
+  const double scale = invstd * (weight ? double(weight[c]) : 1.0);
+  Coef co;
+  if (training) {
+    co.a = float(scale);
+    co.m = save_mean[c];
+    co.k = float(-scale * invstd * invstd * sum_gx / double(count));
+    co.b = float(-scale * sum_g / double(count));
+  } else {
+    co.k = float(scale);
+  }
+  return co;
+}
+
+// Column mode: per-channel pairs of sums (a_c, b_c) over the N*L values of each
+// channel; col(offset, j0, count, a, b) adds `count` columns from column j0 of
+// the sample starting at element `offset` into the column accumulators a, b.
+// Each column adds its samples in order, whatever the thread count.
+template <class Col>
+void column_sums(BnShape s, std::vector<double>& a_c, std::vector<double>& b_c, Col col) {
+  const int64_t N = s.N, C = s.C, L = s.L, cols = C * L, chunks = (cols + kColumnChunk - 1) / kColumnChunk;
   std::vector<double> a(size_t(cols), 0.0), b(size_t(cols), 0.0);
   parallel_ranges(chunks, N * cols, [&](int64_t k0, int64_t k1) {
     const int64_t j0 = k0 * kColumnChunk, j1 = std::min(cols, k1 * kColumnChunk);
     for (int64_t n = 0; n < N; ++n) col(n * cols, j0, j1 - j0, a.data() + j0, b.data() + j0);
   });
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t l = 0; l < L; ++l) {
-      a_c[size_t(c)] += a[size_t(c * L + l)];
-      b_c[size_t(c)] += b[size_t(c * L + l)];
-    }
+  a_c.assign(size_t(C), 0.0);
+  b_c.assign(size_t(C), 0.0);
+  for (int64_t j = 0; j < cols; ++j) {
+    a_c[size_t(j / L)] += a[size_t(j)];
+    b_c[size_t(j / L)] += b[size_t(j)];
+  }
 }
 
-// Per-channel constants of out = (q - m) k + b + p a, as floats.
-struct Coefficients {
-  std::vector<float> a, m, k, b;
-  explicit Coefficients(int64_t C) : a(static_cast<size_t>(C)), m(static_cast<size_t>(C)), k(static_cast<size_t>(C)), b(static_cast<size_t>(C)) {}
-};
-
-// out = (q - m_c) k_c + b_c (+ p a_c when p), over (N, C, L).
-void affine_pass(const BnKernels& kern, const float* p, const float* q, float* out, BnShape s, const Coefficients& co) {
-  const int64_t N = s.N, C = s.C, L = s.L;
-  if (L >= kColumnModeBelow) {
-    parallel_ranges(N * C, N * C * L, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const size_t c = size_t(r % C);
-        kern.row_affine(p ? p + r * L : nullptr, q + r * L, out + r * L, L, co.a[c], co.m[c], co.k[c], co.b[c]);
-      }
-    });
-    return;
-  }
-  const int64_t cols = C * L;
-  Coefficients wide(cols);
+// Column mode: out = (q - m_c) k_c + b_c (+ p a_c when p), threads over samples.
+void column_affine(const BnKernels& kern, const float* p, const float* q, float* out, BnShape s,
+                   const std::vector<Coef>& co) {
+  const int64_t N = s.N, L = s.L, cols = s.C * s.L;
+  std::vector<float> a(static_cast<size_t>(cols)), m(static_cast<size_t>(cols)), k(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) {
-    const size_t c = size_t(j / L);
-    wide.a[size_t(j)] = co.a[c];
-    wide.m[size_t(j)] = co.m[c];
-    wide.k[size_t(j)] = co.k[c];
-    wide.b[size_t(j)] = co.b[c];
+    const Coef& c = co[size_t(j / L)];
+    a[size_t(j)] = c.a;
+    m[size_t(j)] = c.m;
+    k[size_t(j)] = c.k;
+    b[size_t(j)] = c.b;
   }
   parallel_ranges(N, N * cols, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
-      kern.col_affine(p ? p + n * cols : nullptr, q + n * cols, out + n * cols, cols, wide.a.data(), wide.m.data(),
-                      wide.k.data(), wide.b.data());
+      kern.col_affine(p ? p + n * cols : nullptr, q + n * cols, out + n * cols, cols, a.data(), m.data(), k.data(),
+                      b.data());
   });
 }
 
-// The per-column copy of a per-channel double array (column mode).
+// The per-column copy of a per-channel array (column mode).
 std::vector<double> widen(const std::vector<double>& per_channel, BnShape s) {
   std::vector<double> wide(static_cast<size_t>(s.C * s.L));
   for (int64_t j = 0; j < s.C * s.L; ++j) wide[size_t(j)] = per_channel[size_t(j / s.L)];
@@ -175,84 +206,87 @@ void batch_norm_forward(const float* x, float* y, BnShape s, const float* weight
                         float* running_mean, float* running_var, bool training, double momentum, double eps,
                         float* save_mean, float* save_invstd) {
   const BnKernels& kern = kernels();
-  const int64_t C = s.C, L = s.L, count = s.N * s.L;
-  std::vector<double> mean(static_cast<size_t>(C)), var(static_cast<size_t>(C));
+  const int64_t N = s.N, C = s.C, L = s.L, count = N * L;
+  // Sums are shifted by each channel's first value, so a large mean costs no precision.
+  if (L >= kColumnModeBelow) {
+    // Row mode, channel by channel: the statistics, then the normalising pass
+    // while the channel's N*L values are still in cache.
+    parallel_ranges(C, N * C * L, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        Stats st{double(training ? 0.0f : running_mean[c]), double(training ? 0.0f : running_var[c])};
+        if (training) {
+          const double shift = double(x[c * L]);
+          double sum = 0, sum_sq = 0;
+          for (int64_t n = 0; n < N; ++n) kern.row_moments(x + (n * C + c) * L, L, shift, &sum, &sum_sq);
+          st = batch_stats(c, shift, sum, sum_sq, count, running_mean, running_var, momentum);
+        }
+        const Coef co = forward_coef(c, st, eps, weight, bias, save_mean, save_invstd);
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t off = (n * C + c) * L;
+          kern.row_affine(nullptr, x + off, y + off, L, co.a, co.m, co.k, co.b);
+        }
+      }
+    });
+    return;
+  }
+  std::vector<Coef> co(static_cast<size_t>(C));
   if (training) {
-    // shifted sums: shift by each channel's first value, so a large mean costs no precision
     std::vector<double> shift(static_cast<size_t>(C)), sum, sum_sq;
     for (int64_t c = 0; c < C; ++c) shift[size_t(c)] = double(x[c * L]);
-    const std::vector<double> shift_wide = L < kColumnModeBelow ? widen(shift, s) : std::vector<double>();
-    per_channel_sums(
-        s, sum, sum_sq,
-        [&](int64_t offset, int64_t c, double* a, double* b) { kern.row_moments(x + offset, L, shift[size_t(c)], a, b); },
-        [&](int64_t offset, int64_t j0, int64_t n, double* a, double* b) {
-          kern.col_moments(x + offset + j0, n, shift_wide.data() + j0, a, b);
-        });
+    const std::vector<double> shift_wide = widen(shift, s);
+    column_sums(s, sum, sum_sq, [&](int64_t offset, int64_t j0, int64_t n, double* a, double* b) {
+      kern.col_moments(x + offset + j0, n, shift_wide.data() + j0, a, b);
+    });
     for (int64_t c = 0; c < C; ++c) {
-      const double d = sum[size_t(c)] / double(count);
-      mean[size_t(c)] = shift[size_t(c)] + d;
-      var[size_t(c)] = std::max(0.0, sum_sq[size_t(c)] / double(count) - d * d);
-      if (running_mean) {
-        running_mean[c] = float((1.0 - momentum) * double(running_mean[c]) + momentum * mean[size_t(c)]);
-        const double unbiased = var[size_t(c)] * double(count) / double(count - 1);
-        running_var[c] = float((1.0 - momentum) * double(running_var[c]) + momentum * unbiased);
-      }
+      const Stats st = batch_stats(c, shift[size_t(c)], sum[size_t(c)], sum_sq[size_t(c)], count, running_mean,
+                                   running_var, momentum);
+      co[size_t(c)] = forward_coef(c, st, eps, weight, bias, save_mean, save_invstd);
     }
   } else {
-    for (int64_t c = 0; c < C; ++c) {
-      mean[size_t(c)] = double(running_mean[c]);
-      var[size_t(c)] = double(running_var[c]);
-    }
+    for (int64_t c = 0; c < C; ++c)
+      co[size_t(c)] = forward_coef(c, Stats{double(running_mean[c]), double(running_var[c])}, eps, weight, bias,
+                                   save_mean, save_invstd);
   }
-  Coefficients co(C);
-  for (int64_t c = 0; c < C; ++c) {
-    const double invstd = 1.0 / std::sqrt(var[size_t(c)] + eps);
-    save_mean[c] = float(mean[size_t(c)]);
-    save_invstd[c] = float(invstd);
-    co.a[size_t(c)] = 0.0f;
-    co.m[size_t(c)] = float(mean[size_t(c)]);
-    co.k[size_t(c)] = float(invstd * (weight ? double(weight[c]) : 1.0));
-    co.b[size_t(c)] = bias ? bias[c] : 0.0f;
-  }
-  if (s.N * C * L > 0) affine_pass(kern, nullptr, x, y, s, co);
+  if (N * C * L > 0) column_affine(kern, nullptr, x, y, s, co);
 }
 
 void batch_norm_backward(const float* g, const float* x, BnShape s, const float* weight, const float* save_mean,
                          const float* save_invstd, bool training, float* grad_input, float* grad_weight,
                          float* grad_bias) {
   const BnKernels& kern = kernels();
-  const int64_t C = s.C, L = s.L, count = s.N * s.L;
+  const int64_t N = s.N, C = s.C, L = s.L, count = N * L;
+  if (L >= kColumnModeBelow) {
+    // Row mode, channel by channel: the sums, then grad_input while g and x are still in cache.
+    parallel_ranges(C, N * C * L, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double sum_g = 0, sum_gx = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t off = (n * C + c) * L;
+          kern.row_dot(g + off, x + off, L, double(save_mean[c]), &sum_g, &sum_gx);
+        }
+        const Coef co = backward_coef(c, sum_g, sum_gx, weight, save_mean, save_invstd, training, count, grad_weight,
+                                      grad_bias);
+        if (!grad_input) continue;
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t off = (n * C + c) * L;
+          kern.row_affine(training ? g + off : nullptr, training ? x + off : g + off, grad_input + off, L, co.a, co.m,
+                          co.k, co.b);
+        }
+      }
+    });
+    return;
+  }
   std::vector<double> mean(static_cast<size_t>(C)), sum_g, sum_gx;
   for (int64_t c = 0; c < C; ++c) mean[size_t(c)] = double(save_mean[c]);
-  const std::vector<double> mean_wide = L < kColumnModeBelow ? widen(mean, s) : std::vector<double>();
-  per_channel_sums(
-      s, sum_g, sum_gx,
-      [&](int64_t offset, int64_t c, double* a, double* b) { kern.row_dot(g + offset, x + offset, L, mean[size_t(c)], a, b); },
-      [&](int64_t offset, int64_t j0, int64_t n, double* a, double* b) {
-        kern.col_dot(g + offset + j0, x + offset + j0, n, mean_wide.data() + j0, a, b);
-      });
-  Coefficients co(C);
-  for (int64_t c = 0; c < C; ++c) {
-    const double invstd = double(save_invstd[c]), sg = sum_g[size_t(c)], sgx = sum_gx[size_t(c)];
-    grad_bias[c] = float(sg);
-    grad_weight[c] = float(sgx * invstd);
-    const double scale = invstd * (weight ? double(weight[c]) : 1.0);
-    if (training) {  // dx = scale (g - sum g / count - (x - mean) invstd^2 sum g (x - mean) / count)
-      co.a[size_t(c)] = float(scale);
-      co.m[size_t(c)] = float(mean[size_t(c)]);
-      co.k[size_t(c)] = float(-scale * invstd * invstd * sgx / double(count));
-      co.b[size_t(c)] = float(-scale * sg / double(count));
-    } else {  // dx = scale g
-      co.a[size_t(c)] = 0.0f;
-      co.m[size_t(c)] = 0.0f;
-      co.k[size_t(c)] = float(scale);
-      co.b[size_t(c)] = 0.0f;
-    }
-  }
-  if (grad_input && s.N * C * L > 0) {
-    if (training) affine_pass(kern, g, x, grad_input, s, co);
-    else affine_pass(kern, nullptr, g, grad_input, s, co);
-  }
+  const std::vector<double> mean_wide = widen(mean, s);
+  column_sums(s, sum_g, sum_gx, [&](int64_t offset, int64_t j0, int64_t n, double* a, double* b) {
+    kern.col_dot(g + offset + j0, x + offset + j0, n, mean_wide.data() + j0, a, b);
+  });
+  std::vector<Coef> co(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c)
+    co[size_t(c)] = backward_coef(c, sum_g[size_t(c)], sum_gx[size_t(c)], weight, save_mean, save_invstd, training,
+                                  count, grad_weight, grad_bias);
+  if (grad_input && N * C * L > 0) column_affine(kern, training ? g : nullptr, training ? x : g, grad_input, s, co);
 }
 
 }  // namespace nnc::cpu
