@@ -86,10 +86,10 @@ const BnKernels& kernels() {
 }
 
 // Runs fn(t0, t1) over `tasks` split evenly into one static range per thread;
-// one thread below 32 Ki elements of work.
+// one thread below 128 Ki elements of work (a fork costs more than that much streaming).
 template <typename Fn>
 void parallel_ranges(int64_t tasks, int64_t work, Fn fn) {
-  int nt = work >= (int64_t(1) << 15) ? std::max(1, num_threads()) : 1;
+  int nt = work >= (int64_t(1) << 17) ? std::max(1, num_threads()) : 1;
   nt = int(std::min<int64_t>(nt, std::max<int64_t>(tasks, 1)));
   if (nt == 1) return fn(int64_t(0), tasks);
 #pragma omp parallel for num_threads(nt) schedule(static)
