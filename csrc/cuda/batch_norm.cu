@@ -44,6 +44,21 @@ __device__ __forceinline__ int64_t channel_offset(int64_t i, int64_t c, cpu::BnS
   return ((i / s.L) * s.C + c) * s.L + i % s.L;
 }
 
+// Calls fn(k) for the offsets k of channel c's N*L values that this thread
+// owns: runs of L >= kThreads are swept by the whole block run after run
+// (coalesced, no division); shorter ones through one flat index.
+template <class Fn>
+__device__ void for_channel(int64_t c, cpu::BnShape s, Fn fn) {
+  if (s.L >= kThreads) {
+    for (int64_t n = 0; n < s.N; ++n) {
+      const int64_t base = (n * s.C + c) * s.L;
+      for (int64_t l = threadIdx.x; l < s.L; l += blockDim.x) fn(base + l);
+    }
+    return;
+  }
+  for (int64_t i = threadIdx.x; i < s.N * s.L; i += blockDim.x) fn(channel_offset(i, c, s));
+}
+
 // Block c: mean and biased variance of channel c, the running update (unbiased
 // variance), save_mean and save_invstd.
 __global__ void batch_stats_kernel(const float* x, cpu::BnShape s, float* running_mean, float* running_var,
@@ -51,11 +66,11 @@ __global__ void batch_stats_kernel(const float* x, cpu::BnShape s, float* runnin
   const int64_t c = blockIdx.x, count = s.N * s.L;
   const double shift = double(x[c * s.L]);
   double sum = 0, sum_sq = 0;
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) {
-    double d = double(x[channel_offset(i, c, s)]) - shift;
+  for_channel(c, s, [&](int64_t k) {
+    double d = double(x[k]) - shift;
     sum += d;
     sum_sq += d * d;
-  }
+  });
   block_sum(sum, sum_sq);
   if (threadIdx.x != 0) return;
   const double d = sum / double(count), mean = shift + d;
@@ -90,14 +105,13 @@ __global__ void normalize_kernel(const float* x, float* y, cpu::BnShape s, const
 // Block c: grad_bias = sum g, grad_weight = sum g (x - mean) invstd over channel c.
 __global__ void backward_sums_kernel(const float* g, const float* x, cpu::BnShape s, const float* save_mean,
                                      const float* save_invstd, float* grad_weight, float* grad_bias) {
-  const int64_t c = blockIdx.x, count = s.N * s.L;
+  const int64_t c = blockIdx.x;
   const double mean = double(save_mean[c]);
   double sum_g = 0, sum_gx = 0;
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) {
-    const int64_t k = channel_offset(i, c, s);
+  for_channel(c, s, [&](int64_t k) {
     sum_g += double(g[k]);
     sum_gx += double(g[k]) * (double(x[k]) - mean);
-  }
+  });
   block_sum(sum_g, sum_gx);
   if (threadIdx.x != 0) return;
   grad_bias[c] = float(sum_g);
