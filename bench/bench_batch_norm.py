@@ -106,3 +106,41 @@ def test_resnet18_inference_32x32(benchmark, threads, impl):
         with nncore.no_grad():
             return model(x)
     assert run(benchmark, fn).shape == (32, 10)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("impl", ["nncore", "torch"])
+def test_batch_norm_fwd_bwd_cuda(benchmark, impl):
+    """Training forward + backward on the GPU at (32, 64, 56, 56), for scripts/gpu_check.sh."""
+    cupy = pytest.importorskip("cupy")
+    from nncore import ops
+
+    shape = (32, 64, 56, 56)
+    benchmark.group = f"cuda batch_norm train fwd+bwd {ids(shape)}"
+    x = cupy.random.standard_normal(shape, dtype=np.float32)
+    g = cupy.random.standard_normal(shape, dtype=np.float32)
+    w, b = cupy.ones(64, np.float32), cupy.zeros(64, np.float32)
+    rm, rv = cupy.zeros(64, np.float32), cupy.ones(64, np.float32)
+    if impl == "nncore":
+        def fn():
+            _, mean, invstd = ops.batch_norm(x, rm, rv, w, b, True)
+            ops.batch_norm_backward(g, x, w, mean, invstd, True)
+        sync = cupy.cuda.get_current_stream().synchronize
+    else:
+        torch = pytest.importorskip("torch")
+        if not torch.cuda.is_available():
+            pytest.skip("PyTorch without CUDA")
+        tx = torch.as_tensor(x, device="cuda").requires_grad_()
+        tg, tw, tb = torch.as_tensor(g, device="cuda"), torch.ones(64, device="cuda", requires_grad=True), \
+            torch.zeros(64, device="cuda", requires_grad=True)
+        trm, trv = torch.zeros(64, device="cuda"), torch.ones(64, device="cuda")
+
+        def fn():
+            tx.grad = None
+            torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, True).backward(tg)
+        sync = torch.cuda.synchronize
+
+    def call():
+        fn()
+        sync()
+    run(benchmark, call, bytes_moved=8 * 4 * int(np.prod(shape)))
