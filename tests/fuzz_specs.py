@@ -71,6 +71,12 @@ def _lp_backward(r):
     return (_f(r, 2, 3, 3, 3), x, ops.lp_pool2d(x, 2.0, 2), 2.0, 2), {"stride": None, "ceil_mode": False}
 
 
+def _batch_norm_backward(r):
+    x = _f(r, 4, 3, 5)
+    _, mean, invstd = ops.batch_norm(x, None, None, training=True)
+    return (_f(r, 4, 3, 5), x, _f(r, 3), mean, invstd, True), {"input_grad": True}
+
+
 def _max_backward(r):
     x = _f(r, 2, 3, 8, 7)
     _, idx = ops.max_pool2d(x, 3, 2, 1, return_indices=True)
@@ -106,6 +112,9 @@ OPS = {
     "cross_entropy": lambda r: ((_f(r, 4, 5), r.integers(0, 5, 4)), _ce(r)),
     "cross_entropy_backward": lambda r: ((1.0, _f(r, 4, 5), r.integers(0, 5, 4)), _ce(r)),
     "cross_entropy_with_grad": lambda r: ((_f(r, 4, 5), r.integers(0, 5, 4)), dict(_ce(r), grad_output=1.0)),
+    "batch_norm": lambda r: ((_f(r, 4, 3, 5), _f(r, 3), np.abs(_f(r, 3)) + 0.5, _f(r, 3), _f(r, 3)),
+                             {"training": True, "momentum": 0.1, "eps": 1e-5}),
+    "batch_norm_backward": _batch_norm_backward,
     "max_pool2d": lambda r: ((_f(r, 2, 3, 8, 7),), {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1,
                                                     "ceil_mode": False, "return_indices": False}),
     "max_pool2d_backward": _max_backward,

@@ -94,6 +94,7 @@ PYBIND11_MODULE(_C, m) {
   nnc::ops::bind_gemm(m);
   nnc::ops::bind_conv2d(m);
   nnc::ops::bind_softmax(m);
+  nnc::ops::bind_batch_norm(m);
   nnc::ops::bind_pool2d(m);
   nnc::ops::bind_boxes(m);
   nnc::ops::bind_rnn(m);

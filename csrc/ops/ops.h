@@ -12,5 +12,6 @@ void bind_boxes(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
 void bind_interpolate(pybind11::module_& m);
 void bind_epilogue(pybind11::module_& m);
+void bind_batch_norm(pybind11::module_& m);
 
 }  // namespace nnc::ops

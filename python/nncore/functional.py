@@ -499,6 +499,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         if t is not None and tuple(t.shape) != (C,):
             raise ValueError(f"batch_norm: {name} must be ({C},) (one per channel), got {tuple(t.shape)}")
+    if _batch_norm_kernel_takes(xd, running_mean, running_var, weight, bias):
+        return _batch_norm_kernel(input, running_mean, running_var, weight, bias, training, momentum, eps)
     count = xd.size // C if C else 0
     xp = _xp(xd)
     x3 = xd.reshape(N, C, -1)                          # (N, C, S)
@@ -554,6 +556,39 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 _NONE = _plain(np.zeros(0, np.float32))
+
+
+def _batch_norm_kernel_takes(xd, *tensors):
+    """float32 input and float32 parameters and statistics: nncore.ops.batch_norm
+    (float64 keeps the NumPy path above, the reference the gradient checks use)."""
+    return xd.dtype == np.float32 and all(t is None or (t.data.dtype == np.float32 and t.data.flags.c_contiguous)
+                                          for t in tensors)
+
+
+def _batch_norm_kernel(input, running_mean, running_var, weight, bias, training, momentum, eps):
+    """batch_norm in nncore.ops: one statistics pass, one normalising pass; the
+    backward one reduction pass and one grad_input pass (ops.batch_norm_backward)."""
+    xd = _contiguous(input.data)
+    rm = None if running_mean is None else running_mean.data
+    rv = None if running_var is None else running_var.data
+    w = None if weight is None else weight.data
+    b = None if bias is None else bias.data
+    out, save_mean, save_invstd = ops.batch_norm(xd, rm, rv, w, b, bool(training),
+                                                 0.1 if momentum is None else momentum, eps)
+    if training:
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._bump()
+
+    def batch_norm_backward(g):
+        want_weight = weight is not None and weight.requires_grad
+        want_bias = bias is not None and bias.requires_grad
+        gx, gw, gb = ops.batch_norm_backward(_contiguous(g), xd, w, save_mean, save_invstd, bool(training),
+                                             input_grad=input.requires_grad)
+        return gx, gw if want_weight else None, gb if want_bias else None
+
+    inputs = (input, _NONE if weight is None else weight, _NONE if bias is None else bias)
+    return _make(out, inputs, batch_norm_backward, saved=(input,) + ((weight,) if weight is not None else ()))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

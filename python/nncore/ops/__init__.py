@@ -1,7 +1,7 @@
 """Array-level kernels, forward and backward, without autograd. Each function
 takes NumPy arrays (CPU) or CuPy arrays (GPU), allocates its outputs on the
 same device unless `out=` is given, and hands them to nncore._C. One module
-per op family: gemm, conv, pool, softmax, rnn, boxes, resize."""
+per op family: gemm, conv, pool, softmax, batch_norm, rnn, boxes, resize."""
 
 from .gemm import (  # noqa: F401
     gemm,
@@ -25,6 +25,10 @@ from .softmax import (  # noqa: F401
     cross_entropy,
     cross_entropy_backward,
     cross_entropy_with_grad,
+)
+from .batch_norm import (  # noqa: F401
+    batch_norm,
+    batch_norm_backward,
 )
 from .pool import (  # noqa: F401
     max_pool2d,
@@ -66,6 +70,8 @@ __all__ = [
     "adaptive_avg_pool2d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "batch_norm",
+    "batch_norm_backward",
     "batched_nms",
     "box_area",
     "box_iou",
