@@ -11,5 +11,7 @@ void bind_pool2d(pybind11::module_& m);
 void bind_boxes(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
 void bind_interpolate(pybind11::module_& m);
+void bind_activation(pybind11::module_& m);
+void bind_optim(pybind11::module_& m);
 
 }  // namespace nnc::ops

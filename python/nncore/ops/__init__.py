@@ -1,7 +1,8 @@
 """Array-level kernels, forward and backward, without autograd. Each function
 takes NumPy arrays (CPU) or CuPy arrays (GPU), allocates its outputs on the
 same device unless `out=` is given, and hands them to nncore._C. One module
-per op family: gemm, conv, pool, softmax, rnn, boxes, resize."""
+per op family: gemm, conv, pool, softmax, rnn, boxes, resize, activation,
+optim."""
 
 from .gemm import (  # noqa: F401
     gemm,
@@ -42,6 +43,14 @@ from .resize import (  # noqa: F401
     interpolate2d,
     interpolate2d_backward,
 )
+from .activation import (  # noqa: F401
+    activation,
+    activation_backward,
+)
+from .optim import (  # noqa: F401
+    adam_step,
+    sgd_step,
+)
 from .rnn import (  # noqa: F401
     lstm_cell,
     lstm_cell_backward,
@@ -58,6 +67,9 @@ from .rnn import (  # noqa: F401
 )
 
 __all__ = [
+    "activation",
+    "activation_backward",
+    "adam_step",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool2d_backward",
     "avg_pool2d",
@@ -95,6 +107,7 @@ __all__ = [
     "rnn_backward",
     "rnn_cell",
     "rnn_cell_backward",
+    "sgd_step",
     "softmax",
     "softmax_backward",
 ]

@@ -1,0 +1,69 @@
+// Per-element optimiser updates (PyTorch's rules), shared by the CPU twins and
+// the CUDA kernels: one pass reads a parameter, its gradient and its state and
+// writes the parameter and the state back. Float32 throughout.
+#pragma once
+#include <math.h>
+
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace nnc::optim_math {
+
+// SGD: d = g (-g when maximising) + weight_decay w; with momentum,
+// buf = d on the first step, else momentum buf + (1 - dampening) d, and
+// d = d + momentum buf (nesterov) or buf; then w -= lr d.
+struct SgdArgs {
+  float* w;          // (n,)
+  const float* g;    // (n,)
+  float* buf;        // (n,) momentum buffer, null without momentum
+  int64_t n;
+  float lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize, first_step;
+};
+
+NNC_HD void sgd_at(const SgdArgs& a, int64_t i) {
+  float w = a.w[i];
+  float d = a.maximize ? -a.g[i] : a.g[i];
+  if (a.weight_decay != 0.0f) d = fmaf(a.weight_decay, w, d);
+  if (a.buf) {
+    float b = a.first_step ? d : fmaf(a.momentum, a.buf[i], (1.0f - a.dampening) * d);
+    a.buf[i] = b;
+    d = a.nesterov ? fmaf(a.momentum, b, d) : b;
+  }
+  a.w[i] = fmaf(-a.lr, d, w);
+}
+
+// Adam / AdamW: w *= param_scale (AdamW's 1 - lr weight_decay, else 1);
+// d = g (-g when maximising) + grad_decay w (Adam's L2 weight_decay, else 0);
+// m += (1 - beta1) (d - m); v = beta2 v + (1 - beta2) d^2; vmax = max(vmax, v)
+// (amsgrad, vmax not null); w -= step_size m / (sqrt(vmax or v) / bias2_sqrt + eps),
+// step_size = lr / (1 - beta1^t) and bias2_sqrt = sqrt(1 - beta2^t) from the caller.
+struct AdamArgs {
+  float* w;           // (n,)
+  const float* g;     // (n,)
+  float* m;           // (n,) exp_avg
+  float* v;           // (n,) exp_avg_sq
+  float* vmax;        // (n,) max_exp_avg_sq, null without amsgrad
+  int64_t n;
+  float beta1, beta2, eps, grad_decay, param_scale, step_size, bias2_sqrt;
+  bool maximize;
+};
+
+NNC_HD void adam_at(const AdamArgs& a, int64_t i) {
+  float w = a.w[i] * a.param_scale;
+  float d = a.maximize ? -a.g[i] : a.g[i];
+  if (a.grad_decay != 0.0f) d = fmaf(a.grad_decay, w, d);
+  float m = fmaf(1.0f - a.beta1, d - a.m[i], a.m[i]);
+  float v = fmaf(1.0f - a.beta2, d * d, a.beta2 * a.v[i]);
+  a.m[i] = m;
+  a.v[i] = v;
+  if (a.vmax) {
+    v = fmaxf(a.vmax[i], v);
+    a.vmax[i] = v;
+  }
+  float denom = sqrtf(v) / a.bias2_sqrt + a.eps;
+  a.w[i] = fmaf(-a.step_size, m / denom, w);
+}
+
+}  // namespace nnc::optim_math

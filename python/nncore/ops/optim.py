@@ -1,0 +1,43 @@
+"""Fused optimiser updates: one pass over a parameter, its gradient and its
+state, in place (float32, contiguous, all of the parameter's shape; NumPy or
+CuPy). The rules are torch.optim's; nncore.optim's SGD, Adam and AdamW call these."""
+
+from .. import _C
+from .._arrays import as_kernel_array, stream_of
+from ._checks import bool_arg, real_arg
+
+
+def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+             nesterov=False, maximize=False, first_step=False):
+    """d = g (-g when maximize) + weight_decay param; with momentum, buf = d on the
+    first step, else momentum buf + (1 - dampening) d, and d = d + momentum buf
+    (nesterov) or buf; param -= lr d. momentum_buffer is given exactly when momentum != 0."""
+    op = "sgd_step"
+    param = as_kernel_array(param, op, "param")
+    grad = as_kernel_array(grad, op, "grad")
+    if momentum_buffer is not None:
+        momentum_buffer = as_kernel_array(momentum_buffer, op, "momentum_buffer")
+    scalars = [real_arg(v, op, name, finite=True) for v, name in
+               ((lr, "lr"), (momentum, "momentum"), (dampening, "dampening"), (weight_decay, "weight_decay"))]
+    flags = [bool_arg(v, op, name) for v, name in
+             ((nesterov, "nesterov"), (maximize, "maximize"), (first_step, "first_step"))]
+    _C.sgd_step(param, grad, momentum_buffer, *scalars, *flags, stream_of(param))
+    return param
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, beta1, beta2, eps, step_size, bias2_sqrt,
+              grad_decay=0.0, param_scale=1.0, maximize=False):
+    """param *= param_scale (AdamW: 1 - lr weight_decay); d = g (-g when maximize) +
+    grad_decay param (Adam's weight_decay); exp_avg += (1 - beta1) (d - exp_avg);
+    exp_avg_sq = beta2 exp_avg_sq + (1 - beta2) d^2; max_exp_avg_sq = max(itself,
+    exp_avg_sq) when given (amsgrad); param -= step_size exp_avg / (sqrt(that) / bias2_sqrt + eps)
+    with step_size = lr / (1 - beta1^t), bias2_sqrt = sqrt(1 - beta2^t)."""
+    op = "adam_step"
+    arrays = [as_kernel_array(a, op, name) for a, name in
+              ((param, "param"), (grad, "grad"), (exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq"))]
+    vmax = None if max_exp_avg_sq is None else as_kernel_array(max_exp_avg_sq, op, "max_exp_avg_sq")
+    scalars = [real_arg(v, op, name, finite=True) for v, name in
+               ((beta1, "beta1"), (beta2, "beta2"), (eps, "eps"), (grad_decay, "grad_decay"),
+                (param_scale, "param_scale"), (step_size, "step_size"), (bias2_sqrt, "bias2_sqrt"))]
+    _C.adam_step(*arrays, vmax, *scalars, bool_arg(maximize, op, "maximize"), stream_of(arrays[0]))
+    return arrays[0]
