@@ -1,15 +1,25 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad: PyTorch's update rules, applied in
-place to each parameter's array (no graph, no new parameter arrays)."""
+place to each parameter's array (no graph, no new parameter arrays). SGD and
+Adam / AdamW run the fused kernels of nncore.ops.optim (one pass over each
+parameter) on float32 contiguous arrays; other arrays take the xp code."""
 
 import math
 
 from .optimizer import Optimizer, required
-from ..tensor import _buffer, _xp
+from .. import ops
+from ..tensor import _buffer, _xp, float32
 
 
 def _scratch(w):
     """A temporary shaped like w (large ones from the host cache: no page faults per step)."""
     return _buffer(w.shape, w.dtype, w)
+
+
+def _fused(*arrays):
+    """The fused kernels take float32 C-contiguous arrays of one shape and one array type."""
+    first = arrays[0]
+    return all(a is not None and a.__class__ is first.__class__ and a.dtype == float32 and a.flags.c_contiguous
+               and a.shape == first.shape for a in arrays)
 
 
 def _check(name, value, low=0.0):
@@ -36,6 +46,15 @@ class SGD(Optimizer):
             wd, nesterov = group["weight_decay"], group["nesterov"]
             for p, g, state in self._params_with_grad(group):
                 w = p.data
+                buf = state.get("momentum_buffer") if mu else None
+                if _fused(w, g) if buf is None else _fused(w, g, buf):
+                    first_step = bool(mu) and buf is None
+                    if first_step:
+                        buf = state["momentum_buffer"] = _xp(w).empty_like(w)  # the kernel writes buf = d
+                    ops.sgd_step(w, g, buf, lr=lr, momentum=mu, dampening=damp, weight_decay=wd, nesterov=nesterov,
+                                 maximize=group["maximize"], first_step=first_step)
+                    p._bump()
+                    continue
                 if group["maximize"]:
                     g = -g
                 if wd:
@@ -75,8 +94,6 @@ class Adam(Optimizer):
             for p, g, state in self._params_with_grad(group):
                 w = p.data
                 xp = _xp(w)
-                if group["maximize"]:
-                    g = -g
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = xp.zeros_like(w)
@@ -85,6 +102,18 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = xp.zeros_like(w)
                 state["step"] += 1
                 t = state["step"]
+                vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
+                arrays = (w, g, state["exp_avg"], state["exp_avg_sq"]) + ((vmax,) if group["amsgrad"] else ())
+                if _fused(*arrays):
+                    decoupled = self._decoupled and wd
+                    ops.adam_step(w, g, state["exp_avg"], state["exp_avg_sq"], vmax, beta1=b1, beta2=b2, eps=eps,
+                                  step_size=lr / (1 - b1 ** t), bias2_sqrt=math.sqrt(1 - b2 ** t),
+                                  grad_decay=0.0 if self._decoupled else wd,
+                                  param_scale=1 - lr * wd if decoupled else 1.0, maximize=group["maximize"])
+                    p._bump()
+                    continue
+                if group["maximize"]:
+                    g = -g
                 if wd:
                     if self._decoupled:
                         w *= 1 - lr * wd
