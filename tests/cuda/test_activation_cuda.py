@@ -66,4 +66,6 @@ def test_functional_on_device_matches_cpu(rng, cupy):
         y_c.backward(nncore.tensor(g))
         y_g.backward(nncore.tensor(g).cuda())
         np.testing.assert_allclose(y_g.cpu().numpy(), y_c.numpy(), rtol=2e-6, atol=1e-7)
-        np.testing.assert_allclose(gpu.grad.cpu().numpy(), cpu.grad.numpy(), rtol=2e-6, atol=2e-7)
+        # the device runs the scalar math, the CPU a SIMD twin: y may differ in its last bit, which
+        # 1 - y^2 (tanh) or y + alpha (elu) turn into an absolute error of ~1e-7 |g|
+        np.testing.assert_allclose(gpu.grad.cpu().numpy(), cpu.grad.numpy(), rtol=2e-6, atol=1e-6)
