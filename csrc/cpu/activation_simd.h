@@ -3,14 +3,14 @@
 // activation_avx2.cpp and activation_avx512.cpp. Each lane follows the selects
 // of core/activation_math.h (a NaN input takes the same branch as there); the
 // transcendental parts use the polynomials of cpu/vec_math.h: sigmoid from
-// e = exp(-|x|) (never overflows), tanh from a Cephes polynomial near 0 and
-// (1 - e) / (1 + e), e = exp(-2|x|), elsewhere, elu from expm1, softplus as
+// e = exp(-|x|) (never overflows), tanh and elu from expm1, softplus as
 // max(z, 0) + log1p(exp(-|z|)). A few ulp from float64 everywhere.
 //
 // V provides: R, M (lane mask), W, zero, set1, load, store, load_n(p, n) (zero
 // fill), store_n(p, v, n), add, sub, mul, div, max(a, b) / min(a, b) (b when
 // either is NaN), abs, fmadd(a, b, c) = a b + c, fnmadd(a, b, c) = c - a b,
-// round, pow2n(n) = 2^n for integral n in [-126, 127], gt, lt, ge (ordered
+// round, rcp(a) = 1 / a (~1 ulp, a in [1, 2] here), pow2n(n) = 2^n and
+// ldexp(p, n) = p 2^n for integral n in [-126, 127], gt, lt, ge (ordered
 // compares), both(m1, m2), select(m, a, b) = m ? a : b.
 #pragma once
 #include <cstdint>
@@ -26,18 +26,17 @@ template <class V>
 struct ActMath {
   using R = typename V::R;
 
-  // e^x, 0 below -87 (no denormal results), x up to 88.
-  static R exp(R x) {
+  // e^x for x <= 0 (or NaN), 0 below -87 (no denormal results).
+  static R exp_nonpositive(R x) {
     const R lo = V::set1(-87.0f);
-    R xc = V::min(V::set1(88.0f), V::max(lo, x));
-    R n, p = simd::exp_reduced<V>(xc, &n);
-    return V::select(V::lt(x, lo), V::zero(), V::mul(p, V::pow2n(n)));
+    R n, p = simd::exp_reduced<V>(V::max(lo, x), &n);
+    return V::select(V::lt(x, lo), V::zero(), V::ldexp(p, n));
   }
 
-  // e^x - 1 for x <= 88: 2^n (e^r - 1) + (2^n - 1), exact in its last step where n = 0.
+  // e^x - 1 = 2^n (e^r - 1) + (2^n - 1), exact in its last step where n = 0;
+  // -1 below -87. Lanes above 88 give garbage, for the caller to discard.
   static R expm1(R x) {
-    R xc = V::min(V::set1(88.0f), V::max(V::set1(-87.0f), x));
-    R n, q = simd::expm1_reduced<V>(xc, &n);
+    R n, q = simd::expm1_reduced<V>(V::max(V::set1(-87.0f), x), &n);
     R t = V::pow2n(n);
     return V::fmadd(q, t, V::sub(t, V::set1(1.0f)));
   }
@@ -55,30 +54,23 @@ struct ActMath {
   }
 
   static R sigmoid(R x) {
-    R e = exp(V::sub(V::zero(), V::abs(x)));
-    R s = V::div(V::set1(1.0f), V::add(V::set1(1.0f), e));
+    R e = exp_nonpositive(V::sub(V::zero(), V::abs(x)));
+    R s = V::rcp(V::add(V::set1(1.0f), e));  // 1 + e in [1, 2]
     return V::select(V::ge(x, V::zero()), s, V::mul(e, s));
   }
 
+  // tanh |x| = -q / (2 + q), q = expm1(-2 |x|) in [-1, 0]: no cancellation near 0,
+  // and |x| clamped at 9, where tanh rounds to 1.
   static R tanh(R x) {
-    R ax = V::abs(x);
-    R z = V::mul(x, x);
-    R p = V::set1(-5.70498872745e-3f);
-    p = V::fmadd(p, z, V::set1(2.06390887954e-2f));
-    p = V::fmadd(p, z, V::set1(-5.37397155531e-2f));
-    p = V::fmadd(p, z, V::set1(1.33314422036e-1f));
-    p = V::fmadd(p, z, V::set1(-3.33332819422e-1f));
-    R small = V::fmadd(V::mul(p, z), x, x);
-    const R one = V::set1(1.0f);
-    R e = exp(V::mul(V::set1(-2.0f), ax));
-    R large = V::div(V::sub(one, e), V::add(one, e));
-    large = V::select(V::lt(x, V::zero()), V::sub(V::zero(), large), large);
-    return V::select(V::lt(ax, V::set1(0.625f)), small, large);
+    R a = V::min(V::set1(9.0f), V::abs(x));  // keeps a NaN x
+    R q = expm1(V::mul(V::set1(-2.0f), a));
+    R t = V::mul(V::sub(V::zero(), q), V::rcp(V::add(V::set1(2.0f), q)));  // 2 + q in [1, 2]
+    return V::select(V::lt(x, V::zero()), V::sub(V::zero(), t), t);
   }
 
   static R softplus(R x, R alpha, R beta) {
     R z = V::mul(x, alpha);
-    R soft = V::div(V::add(V::max(z, V::zero()), log1p_unit(exp(V::sub(V::zero(), V::abs(z))))), alpha);
+    R soft = V::div(V::add(V::max(z, V::zero()), log1p_unit(exp_nonpositive(V::sub(V::zero(), V::abs(z))))), alpha);
     return V::select(V::gt(z, beta), x, soft);
   }
 };

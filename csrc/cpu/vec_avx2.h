@@ -23,6 +23,12 @@ struct Avx2 {
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   static R div(R a, R b) { return _mm256_div_ps(a, b); }
   static R sqrt(R a) { return _mm256_sqrt_ps(a); }
+  // 1 / a to ~1 ulp: the 12-bit estimate and one Newton step r (2 - a r); a division costs
+  // more than the rest of a sigmoid. a must be finite and non-zero.
+  static R rcp(R a) {
+    R r = _mm256_rcp_ps(a);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, _mm256_set1_ps(2.0f)));
+  }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
   static R min(R a, R b) { return _mm256_min_ps(a, b); }
   static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
@@ -32,6 +38,7 @@ struct Avx2 {
   static R pow2n(R n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
   }
+  static R ldexp(R p, R n) { return _mm256_mul_ps(p, pow2n(n)); }
   static M gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
   static M lt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static M ge(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }

@@ -23,6 +23,12 @@ struct Avx512 {
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
   static R div(R a, R b) { return _mm512_div_ps(a, b); }
   static R sqrt(R a) { return _mm512_sqrt_ps(a); }
+  // 1 / a to ~1 ulp: the 14-bit estimate and one Newton step r (2 - a r); a division costs
+  // more than the rest of a sigmoid. a must be finite and non-zero.
+  static R rcp(R a) {
+    R r = _mm512_rcp14_ps(a);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(2.0f)));
+  }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
   static R min(R a, R b) { return _mm512_min_ps(a, b); }
   static R abs(R a) { return _mm512_abs_ps(a); }
@@ -30,6 +36,7 @@ struct Avx512 {
   static R fnmadd(R a, R b, R c) { return _mm512_fnmadd_ps(a, b, c); }
   static R round(R v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static R pow2n(R n) { return _mm512_scalef_ps(_mm512_set1_ps(1.0f), n); }
+  static R ldexp(R p, R n) { return _mm512_scalef_ps(p, n); }
   static M gt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
   static M lt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static M ge(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
