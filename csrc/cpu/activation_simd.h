@@ -9,7 +9,7 @@
 // V provides: R, M (lane mask), W, zero, set1, load, store, load_n(p, n) (zero
 // fill), store_n(p, v, n), add, sub, mul, div, max(a, b) / min(a, b) (b when
 // either is NaN), abs, fmadd(a, b, c) = a b + c, fnmadd(a, b, c) = c - a b,
-// round, rcp(a) = 1 / a (~1 ulp, a in [1, 2] here), pow2n(n) = 2^n and
+// round, bit_and, bit_or, rcp(a) = 1 / a (~1 ulp, 1 <= |a| <= 2 here), pow2n(n) = 2^n and
 // ldexp(p, n) = p 2^n for integral n in [-126, 127], gt, lt, ge (ordered
 // compares), both(m1, m2), select(m, a, b) = m ? a : b.
 #pragma once
@@ -33,13 +33,15 @@ struct ActMath {
     return V::select(V::lt(x, lo), V::zero(), V::ldexp(p, n));
   }
 
-  // e^x - 1 = 2^n (e^r - 1) + (2^n - 1), exact in its last step where n = 0;
-  // -1 below -87. Lanes above 88 give garbage, for the caller to discard.
-  static R expm1(R x) {
-    R n, q = simd::expm1_reduced<V>(V::max(V::set1(-87.0f), x), &n);
+  // e^x - 1 = 2^n (e^r - 1) + (2^n - 1) for x in [-87, 88], exact in its last step where n = 0.
+  static R expm1_in_range(R x) {
+    R n, q = simd::expm1_reduced<V>(x, &n);
     R t = V::pow2n(n);
     return V::fmadd(q, t, V::sub(t, V::set1(1.0f)));
   }
+
+  // e^x - 1, -1 below -87. Lanes above 88 give garbage, for the caller to discard.
+  static R expm1(R x) { return expm1_in_range(V::max(V::set1(-87.0f), x)); }
 
   // log(1 + u) for u in [0, 1]: log w of w = 1 + u, corrected by (u - (w - 1)) / w
   // for the bits of u that the sum dropped.
@@ -59,13 +61,14 @@ struct ActMath {
     return V::select(V::ge(x, V::zero()), s, V::mul(e, s));
   }
 
-  // tanh |x| = -q / (2 + q), q = expm1(-2 |x|) in [-1, 0]: no cancellation near 0,
-  // and |x| clamped at 9, where tanh rounds to 1.
+  // tanh |x| = q / (-2 - q), q = expm1(-2 |x|) in [-1, 0]: no cancellation near 0,
+  // and |x| clamped at 9, where tanh rounds to 1; then x's sign bit.
   static R tanh(R x) {
+    const R sign = V::set1(-0.0f);
     R a = V::min(V::set1(9.0f), V::abs(x));  // keeps a NaN x
-    R q = expm1(V::mul(V::set1(-2.0f), a));
-    R t = V::mul(V::sub(V::zero(), q), V::rcp(V::add(V::set1(2.0f), q)));  // 2 + q in [1, 2]
-    return V::select(V::lt(x, V::zero()), V::sub(V::zero(), t), t);
+    R q = expm1_in_range(V::mul(V::set1(-2.0f), a));
+    R t = V::mul(q, V::rcp(V::sub(V::set1(-2.0f), q)));  // -2 - q in [-2, -1]
+    return V::bit_or(t, V::bit_and(x, sign));
   }
 
   static R softplus(R x, R alpha, R beta) {
@@ -75,10 +78,16 @@ struct ActMath {
   }
 };
 
-// y[i] = f(x[i]) for i in [i0, i1), whole vectors then one masked tail.
+// y[i] = f(x[i]) for i in [i0, i1), whole vectors (two at a time: two independent
+// chains of the long transcendental ones) then one masked tail.
 template <class V, class F>
 inline void map1(const float* x, float* y, int64_t i0, int64_t i1, F f) {
   int64_t i = i0;
+  for (; i + 2 * V::W <= i1; i += 2 * V::W) {
+    auto a = f(V::load(x + i)), b = f(V::load(x + i + V::W));
+    V::store(y + i, a);
+    V::store(y + i + V::W, b);
+  }
   for (; i + V::W <= i1; i += V::W) V::store(y + i, f(V::load(x + i)));
   if (i < i1) {
     int n = int(i1 - i);

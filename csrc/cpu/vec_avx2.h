@@ -39,6 +39,8 @@ struct Avx2 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
   }
   static R ldexp(R p, R n) { return _mm256_mul_ps(p, pow2n(n)); }
+  static R bit_and(R a, R b) { return _mm256_and_ps(a, b); }
+  static R bit_or(R a, R b) { return _mm256_or_ps(a, b); }
   static M gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
   static M lt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static M ge(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }

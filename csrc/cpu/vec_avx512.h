@@ -37,6 +37,8 @@ struct Avx512 {
   static R round(R v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static R pow2n(R n) { return _mm512_scalef_ps(_mm512_set1_ps(1.0f), n); }
   static R ldexp(R p, R n) { return _mm512_scalef_ps(p, n); }
+  static R bit_and(R a, R b) { return _mm512_and_ps(a, b); }
+  static R bit_or(R a, R b) { return _mm512_or_ps(a, b); }
   static M gt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
   static M lt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static M ge(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
