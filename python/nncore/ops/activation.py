@@ -18,12 +18,18 @@ from ._checks import choice_arg, real_arg
 _DEFAULTS = {"leaky_relu": (0.01, 0.0), "elu": (1.0, 0.0), "softplus": (1.0, 20.0)}
 
 
+def _real(v, op, name, default):
+    if v is None:
+        return default
+    return v if type(v) is float else real_arg(v, op, name)  # nncore._C refuses what is not finite
+
+
 def _kind_args(op, kind, alpha, beta):
-    choice_arg(kind, op, "kind", tuple(activation_kinds.KINDS))
+    code = activation_kinds.KINDS.get(kind) if isinstance(kind, str) else None
+    if code is None:
+        choice_arg(kind, op, "kind", tuple(activation_kinds.KINDS))
     a_default, b_default = _DEFAULTS.get(kind, (0.0, 0.0))
-    alpha = a_default if alpha is None else real_arg(alpha, op, "alpha", finite=True)
-    beta = b_default if beta is None else real_arg(beta, op, "beta", finite=True)
-    return activation_kinds.code(kind), alpha, beta
+    return code, _real(alpha, op, "alpha", a_default), _real(beta, op, "beta", b_default)
 
 
 def activation(input, kind, alpha=None, beta=None, *, out=None):

@@ -7,6 +7,15 @@ from .._arrays import as_kernel_array, stream_of
 from ._checks import bool_arg, real_arg
 
 
+def _real(v, op, name):
+    """A float passes as it is (nncore._C checks its range); another real is converted, the rest refused."""
+    return v if type(v) is float else real_arg(v, op, name)
+
+
+def _bool(v, op, name):
+    return v if type(v) is bool else bool_arg(v, op, name)
+
+
 def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
              nesterov=False, maximize=False, first_step=False):
     """d = g (-g when maximize) + weight_decay param; with momentum, buf = d on the
@@ -17,11 +26,10 @@ def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0
     grad = as_kernel_array(grad, op, "grad")
     if momentum_buffer is not None:
         momentum_buffer = as_kernel_array(momentum_buffer, op, "momentum_buffer")
-    scalars = [real_arg(v, op, name, finite=True) for v, name in
-               ((lr, "lr"), (momentum, "momentum"), (dampening, "dampening"), (weight_decay, "weight_decay"))]
-    flags = [bool_arg(v, op, name) for v, name in
-             ((nesterov, "nesterov"), (maximize, "maximize"), (first_step, "first_step"))]
-    _C.sgd_step(param, grad, momentum_buffer, *scalars, *flags, stream_of(param))
+    _C.sgd_step(param, grad, momentum_buffer, _real(lr, op, "lr"), _real(momentum, op, "momentum"),
+                _real(dampening, op, "dampening"), _real(weight_decay, op, "weight_decay"),
+                _bool(nesterov, op, "nesterov"), _bool(maximize, op, "maximize"), _bool(first_step, op, "first_step"),
+                stream_of(param))
     return param
 
 
@@ -33,11 +41,14 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, beta1, b
     exp_avg_sq) when given (amsgrad); param -= step_size exp_avg / (sqrt(that) / bias2_sqrt + eps)
     with step_size = lr / (1 - beta1^t), bias2_sqrt = sqrt(1 - beta2^t)."""
     op = "adam_step"
-    arrays = [as_kernel_array(a, op, name) for a, name in
-              ((param, "param"), (grad, "grad"), (exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq"))]
-    vmax = None if max_exp_avg_sq is None else as_kernel_array(max_exp_avg_sq, op, "max_exp_avg_sq")
-    scalars = [real_arg(v, op, name, finite=True) for v, name in
-               ((beta1, "beta1"), (beta2, "beta2"), (eps, "eps"), (grad_decay, "grad_decay"),
-                (param_scale, "param_scale"), (step_size, "step_size"), (bias2_sqrt, "bias2_sqrt"))]
-    _C.adam_step(*arrays, vmax, *scalars, bool_arg(maximize, op, "maximize"), stream_of(arrays[0]))
-    return arrays[0]
+    param = as_kernel_array(param, op, "param")
+    grad = as_kernel_array(grad, op, "grad")
+    exp_avg = as_kernel_array(exp_avg, op, "exp_avg")
+    exp_avg_sq = as_kernel_array(exp_avg_sq, op, "exp_avg_sq")
+    if max_exp_avg_sq is not None:
+        max_exp_avg_sq = as_kernel_array(max_exp_avg_sq, op, "max_exp_avg_sq")
+    _C.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, _real(beta1, op, "beta1"),
+                 _real(beta2, op, "beta2"), _real(eps, op, "eps"), _real(grad_decay, op, "grad_decay"),
+                 _real(param_scale, op, "param_scale"), _real(step_size, op, "step_size"),
+                 _real(bias2_sqrt, op, "bias2_sqrt"), _bool(maximize, op, "maximize"), stream_of(param))
+    return param

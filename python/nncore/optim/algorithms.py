@@ -1,12 +1,15 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad: PyTorch's update rules, applied in
 place to each parameter's array (no graph, no new parameter arrays). SGD and
 Adam / AdamW run the fused kernels of nncore.ops.optim (one pass over each
-parameter) on float32 contiguous arrays; other arrays take the xp code."""
+parameter) on float32 contiguous arrays; other arrays take the xp code. They
+call nncore._C directly: the options were checked when the optimizer was made,
+and the Python checks of nncore.ops would cost more than a small parameter's update."""
 
 import math
 
 from .optimizer import Optimizer, required
-from .. import ops
+from .. import _C
+from .._arrays import stream_of
 from ..tensor import _buffer, _xp, float32
 
 
@@ -51,8 +54,8 @@ class SGD(Optimizer):
                     first_step = bool(mu) and buf is None
                     if first_step:
                         buf = state["momentum_buffer"] = _xp(w).empty_like(w)  # the kernel writes buf = d
-                    ops.sgd_step(w, g, buf, lr=lr, momentum=mu, dampening=damp, weight_decay=wd, nesterov=nesterov,
-                                 maximize=group["maximize"], first_step=first_step)
+                    _C.sgd_step(w, g, buf, lr, mu, damp, wd, bool(nesterov), bool(group["maximize"]), first_step,
+                                stream_of(w))
                     p._bump()
                     continue
                 if group["maximize"]:
@@ -106,10 +109,9 @@ class Adam(Optimizer):
                 arrays = (w, g, state["exp_avg"], state["exp_avg_sq"]) + ((vmax,) if group["amsgrad"] else ())
                 if _fused(*arrays):
                     decoupled = self._decoupled and wd
-                    ops.adam_step(w, g, state["exp_avg"], state["exp_avg_sq"], vmax, beta1=b1, beta2=b2, eps=eps,
-                                  step_size=lr / (1 - b1 ** t), bias2_sqrt=math.sqrt(1 - b2 ** t),
-                                  grad_decay=0.0 if self._decoupled else wd,
-                                  param_scale=1 - lr * wd if decoupled else 1.0, maximize=group["maximize"])
+                    _C.adam_step(w, g, state["exp_avg"], state["exp_avg_sq"], vmax, b1, b2, eps,
+                                 0.0 if self._decoupled else wd, 1 - lr * wd if decoupled else 1.0,
+                                 lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t), bool(group["maximize"]), stream_of(w))
                     p._bump()
                     continue
                 if group["maximize"]:
