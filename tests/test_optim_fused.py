@@ -1,5 +1,5 @@
-"""The fused optimiser kernels (ops.sgd_step, ops.adam_step) and nncore.optim's
-SGD / Adam / AdamW on them: several steps against a float64 reference of
+"""The fused optimiser kernels (ops.sgd_step, adam_step, rmsprop_step,
+adagrad_step) and nncore.optim's SGD / Adam / AdamW / RMSprop / Adagrad on them: several steps against a float64 reference of
 PyTorch's rules, every twin, sizes around the vector widths and a threaded
 size, and against torch.optim when it is installed."""
 
@@ -54,6 +54,37 @@ def ref_adam(w, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgr
     return w
 
 
+RMSPROP_CONFIGS = [dict(lr=0.01), dict(lr=0.01, alpha=0.9, weight_decay=0.1, centered=True),
+                   dict(lr=0.01, momentum=0.9, maximize=True), dict(lr=0.005, momentum=0.5, centered=True, eps=1e-6)]
+ADAGRAD_CONFIGS = [dict(lr=0.1), dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3),
+                   dict(lr=0.05, maximize=True, eps=1e-6)]
+
+
+def ref_rmsprop(w, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                maximize=False):
+    w = w.astype(np.float64)
+    sq, ga, buf = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for g in grads:
+        d = (-g if maximize else g).astype(np.float64) + weight_decay * w
+        sq = alpha * sq + (1 - alpha) * d * d
+        ga = alpha * ga + (1 - alpha) * d
+        avg = np.sqrt(sq - ga * ga if centered else sq) + eps
+        buf = momentum * buf + d / avg
+        w = w - lr * (buf if momentum else d / avg)
+    return w
+
+
+def ref_adagrad(w, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+                maximize=False):
+    w = w.astype(np.float64)
+    total = np.full_like(w, initial_accumulator_value)
+    for t, g in enumerate(grads, 1):
+        d = (-g if maximize else g).astype(np.float64) + weight_decay * w
+        total = total + d * d
+        w = w - lr / (1 + (t - 1) * lr_decay) * d / (np.sqrt(total) + eps)
+    return w
+
+
 def grads_for(rng, n):
     return [rng.standard_normal(n).astype(np.float32) for _ in range(STEPS)]
 
@@ -94,6 +125,33 @@ def test_adam_kernel_matches_float64_every_twin(rng, each_isa, name, cfg):
         assert_steps_close(w, want, w0, f"{name} {cfg} n={n} {each_isa}")
 
 
+@pytest.mark.parametrize("cfg", RMSPROP_CONFIGS, ids=[str(i) for i in range(len(RMSPROP_CONFIGS))])
+def test_rmsprop_kernel_matches_float64_every_twin(rng, each_isa, cfg):
+    for n in SIZES:
+        w0 = rng.standard_normal(n).astype(np.float32)
+        grads = grads_for(rng, n)
+        w, sq = w0.copy(), np.zeros(n, np.float32)
+        ga = np.zeros(n, np.float32) if cfg.get("centered") else None
+        buf = np.zeros(n, np.float32) if cfg.get("momentum") else None
+        kw = {k: v for k, v in cfg.items() if k != "centered"}
+        for g in grads:
+            assert ops.rmsprop_step(w, g, sq, ga, buf, **kw) is w
+        assert_steps_close(w, ref_rmsprop(w0, grads, **cfg), w0, f"{cfg} n={n} {each_isa}")
+
+
+@pytest.mark.parametrize("cfg", ADAGRAD_CONFIGS, ids=[str(i) for i in range(len(ADAGRAD_CONFIGS))])
+def test_adagrad_kernel_matches_float64_every_twin(rng, each_isa, cfg):
+    for n in SIZES:
+        w0 = rng.standard_normal(n).astype(np.float32)
+        grads = grads_for(rng, n)
+        w, total = w0.copy(), np.full(n, cfg.get("initial_accumulator_value", 0.0), np.float32)
+        for t, g in enumerate(grads, 1):
+            clr = cfg["lr"] / (1 + (t - 1) * cfg.get("lr_decay", 0.0))
+            assert ops.adagrad_step(w, g, total, clr=clr, eps=cfg.get("eps", 1e-10),
+                                    weight_decay=cfg.get("weight_decay", 0.0), maximize=cfg.get("maximize", False)) is w
+        assert_steps_close(w, ref_adagrad(w0, grads, **cfg), w0, f"{cfg} n={n} {each_isa}")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_threaded_ranges_cover_every_element(rng, threads):
     before = nncore.get_num_threads()
@@ -119,15 +177,32 @@ def _run(opt_cls, cfg, params, grads_per_step):
     return opt
 
 
-@pytest.mark.parametrize("name,cfg", [("SGD", c) for c in SGD_CONFIGS] + ADAM_CONFIGS,
-                         ids=[f"SGD-{i}" for i in range(len(SGD_CONFIGS))] +
-                             [f"{n}-{i}" for i, (n, _) in enumerate(ADAM_CONFIGS)])
+ALL_CONFIGS = ([("SGD", c) for c in SGD_CONFIGS] + ADAM_CONFIGS + [("RMSprop", c) for c in RMSPROP_CONFIGS] +
+               [("Adagrad", c) for c in ADAGRAD_CONFIGS])
+ALL_IDS = [f"{n}-{i}" for i, (n, _) in enumerate(ALL_CONFIGS)]
+KERNELS = {"SGD": "sgd_step", "Adam": "adam_step", "AdamW": "adam_step", "RMSprop": "rmsprop_step",
+           "Adagrad": "adagrad_step"}
+
+
+def reference(name, w0, grads, cfg):
+    if name == "SGD":
+        return ref_sgd(w0, grads, **cfg)
+    if name == "RMSprop":
+        return ref_rmsprop(w0, grads, **cfg)
+    if name == "Adagrad":
+        return ref_adagrad(w0, grads, **cfg)
+    c = dict(cfg)
+    c.setdefault("weight_decay", 1e-2 if name == "AdamW" else 0.0)
+    return ref_adam(w0, grads, decoupled=name == "AdamW", **c)
+
+
+@pytest.mark.parametrize("name,cfg", ALL_CONFIGS, ids=ALL_IDS)
 def test_optimizers_run_the_kernels_and_match_float64(rng, monkeypatch, name, cfg):
     shapes = [(3, 5), (17,), (4, 4, 3)]
     init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     steps = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(STEPS)]
     calls = []
-    kernel = "sgd_step" if name == "SGD" else "adam_step"
+    kernel = KERNELS[name]
     real = getattr(nncore._C, kernel)
     monkeypatch.setattr(nncore._C, kernel, lambda *a, **k: calls.append(1) or real(*a, **k))
     params = [nn.Parameter(nncore.tensor(a.copy())) for a in init]
@@ -136,37 +211,23 @@ def test_optimizers_run_the_kernels_and_match_float64(rng, monkeypatch, name, cf
     assert len(calls) == STEPS * len(shapes)
     assert all(p._ver[0] == v + STEPS for p, v in zip(params, versions))  # p._bump() per step
     for i, p in enumerate(params):
-        grads = [s[i] for s in steps]
-        if name == "SGD":
-            want = ref_sgd(init[i], grads, **cfg)
-        else:
-            c = dict(cfg)
-            c.setdefault("weight_decay", 1e-2 if name == "AdamW" else 0.0)
-            want = ref_adam(init[i], grads, decoupled=name == "AdamW", **c)
+        want = reference(name, init[i], [s[i] for s in steps], cfg)
         assert_steps_close(p.numpy(), want, init[i], f"{name} {cfg} param {i}")
 
 
-@pytest.mark.parametrize("name,cfg", [("SGD", SGD_CONFIGS[3]), ADAM_CONFIGS[2], ADAM_CONFIGS[5]])
-def test_float64_and_strided_parameters_keep_the_array_code(rng, monkeypatch, name, cfg):
-    kernel = "sgd_step" if name == "SGD" else "adam_step"
-    monkeypatch.setattr(nncore._C, kernel, lambda *a, **k: pytest.fail("float64 went to the float32 kernel"))
+@pytest.mark.parametrize("name,cfg", [("SGD", SGD_CONFIGS[3]), ADAM_CONFIGS[2], ADAM_CONFIGS[5],
+                                      ("RMSprop", RMSPROP_CONFIGS[3]), ("Adagrad", ADAGRAD_CONFIGS[1])])
+def test_float64_parameters_keep_the_array_code(rng, monkeypatch, name, cfg):
+    monkeypatch.setattr(nncore._C, KERNELS[name], lambda *a, **k: pytest.fail("float64 went to the float32 kernel"))
     init = rng.standard_normal((4, 6))
     steps = [[rng.standard_normal((4, 6))] for _ in range(STEPS)]
     params = [nn.Parameter(nncore.tensor(init.copy()))]
     _run(getattr(optim, name), cfg, params, steps)
-    grads = [s[0] for s in steps]
-    if name == "SGD":
-        want = ref_sgd(init, grads, **cfg)
-    else:
-        c = dict(cfg)
-        c.setdefault("weight_decay", 1e-2 if name == "AdamW" else 0.0)
-        want = ref_adam(init, grads, decoupled=name == "AdamW", **c)
+    want = reference(name, init, [s[0] for s in steps], cfg)
     np.testing.assert_allclose(params[0].numpy(), want, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("name,cfg", [("SGD", c) for c in SGD_CONFIGS] + ADAM_CONFIGS,
-                         ids=[f"SGD-{i}" for i in range(len(SGD_CONFIGS))] +
-                             [f"{n}-{i}" for i, (n, _) in enumerate(ADAM_CONFIGS)])
+@pytest.mark.parametrize("name,cfg", ALL_CONFIGS, ids=ALL_IDS)
 def test_matches_torch_optim(rng, name, cfg):
     torch = pytest.importorskip("torch")
     shapes = [(64, 3, 3, 3), (64,), (1000, 70)]
@@ -218,3 +279,13 @@ def test_bad_arguments_raise_naming_them():
         ro = np.ones(8, np.float32)
         ro.flags.writeable = False
         ops.adam_step(ro, g, m, v, **kw)
+    with pytest.raises(ValueError, match="rmsprop_step: momentum_buffer"):
+        ops.rmsprop_step(w, g, m, None, v, lr=0.1)
+    with pytest.raises(ValueError, match="rmsprop_step: grad_avg"):
+        ops.rmsprop_step(w, g, m, np.zeros(3, np.float32), lr=0.1)
+    with pytest.raises(ValueError, match="rmsprop_step: eps"):
+        ops.rmsprop_step(w, g, m, lr=0.1, eps=float("nan"))
+    with pytest.raises(ValueError, match="adagrad_step: sum"):
+        ops.adagrad_step(w, g, g, clr=0.1)
+    with pytest.raises(TypeError, match="adagrad_step: clr"):
+        ops.adagrad_step(w, g, m, clr="0.1")

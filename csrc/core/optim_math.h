@@ -1,4 +1,4 @@
-// Per-element optimiser updates (PyTorch's rules), shared by the CPU twins and
+// Per-element optimiser updates (PyTorch's rules for SGD, Adam / AdamW, RMSprop, Adagrad), shared by the CPU twins and
 // the CUDA kernels: one pass reads a parameter, its gradient and its state and
 // writes the parameter and the state back. Float32 throughout.
 #pragma once
@@ -64,6 +64,60 @@ NNC_HD void adam_at(const AdamArgs& a, int64_t i) {
   }
   float denom = sqrtf(v) / a.bias2_sqrt + a.eps;
   a.w[i] = fmaf(-a.step_size, m / denom, w);
+}
+
+// RMSprop: d = g (-g when maximising) + weight_decay w; sq = alpha sq + (1 - alpha) d^2;
+// centred (ga not null): ga += (1 - alpha) (d - ga), avg = sqrt(sq - ga^2) + eps, else
+// avg = sqrt(sq) + eps; with momentum (buf not null) buf = momentum buf + d / avg and
+// w -= lr buf, else w -= lr d / avg.
+struct RmspropArgs {
+  float* w;          // (n,)
+  const float* g;    // (n,)
+  float* sq;         // (n,) square_avg
+  float* ga;         // (n,) grad_avg, null unless centred
+  float* buf;        // (n,) momentum_buffer, null without momentum
+  int64_t n;
+  float lr, alpha, eps, weight_decay, momentum;
+  bool maximize;
+};
+
+NNC_HD void rmsprop_at(const RmspropArgs& a, int64_t i) {
+  float w = a.w[i];
+  float d = a.maximize ? -a.g[i] : a.g[i];
+  if (a.weight_decay != 0.0f) d = fmaf(a.weight_decay, w, d);
+  float sq = fmaf(1.0f - a.alpha, d * d, a.alpha * a.sq[i]);
+  a.sq[i] = sq;
+  if (a.ga) {
+    float ga = fmaf(1.0f - a.alpha, d - a.ga[i], a.ga[i]);
+    a.ga[i] = ga;
+    sq = fmaf(-ga, ga, sq);
+  }
+  float step = d / (sqrtf(sq) + a.eps);
+  if (a.buf) {
+    step = fmaf(a.momentum, a.buf[i], step);
+    a.buf[i] = step;
+  }
+  a.w[i] = fmaf(-a.lr, step, w);
+}
+
+// Adagrad: d = g (-g when maximising) + weight_decay w; sum += d^2;
+// w -= clr d / (sqrt(sum) + eps), clr = lr / (1 + (t - 1) lr_decay) from the caller.
+struct AdagradArgs {
+  float* w;          // (n,)
+  const float* g;    // (n,)
+  float* sum;        // (n,)
+  int64_t n;
+  float clr, eps, weight_decay;
+  bool maximize;
+};
+
+NNC_HD void adagrad_at(const AdagradArgs& a, int64_t i) {
+  float w = a.w[i];
+  float d = a.maximize ? -a.g[i] : a.g[i];
+  if (a.weight_decay != 0.0f) d = fmaf(a.weight_decay, w, d);
+  float s = fmaf(d, d, a.sum[i]);
+  a.sum[i] = s;
+  a.w[i] = fmaf(-a.clr, d / (sqrtf(s) + a.eps), w);
 }
 
 }  // namespace nnc::optim_math

@@ -1,4 +1,4 @@
-// AVX-512 twin of the fused SGD and Adam / AdamW updates: the bodies of
+// AVX-512 twin of the fused SGD, Adam / AdamW, RMSprop and Adagrad updates: the bodies of
 // optim_simd.h over 16 float lanes, the tail masked.
 #include "cpu/optim_simd.h"
 #include "cpu/vec_avx512.h"

@@ -1,7 +1,6 @@
-// SIMD bodies of the fused SGD and Adam / AdamW updates over a vector type V
+// SIMD bodies of the fused SGD, Adam / AdamW, RMSprop and Adagrad updates over a vector type V
 // (cpu/vec_avx2.h, cpu/vec_avx512.h), instantiated by optim_avx2.cpp and
-// optim_avx512.cpp: the operations of optim_math::sgd_at / adam_at in the same
-// order, W elements a step, the tail masked. The options are uniform per call,
+// optim_avx512.cpp: the operations of optim_math::*_at in the same order, W elements a step, the tail masked. The options are uniform per call,
 // so their branches inside the loop always go the same way.
 #pragma once
 #include <cstdint>
@@ -77,6 +76,50 @@ void adam_range(const optim_math::AdamArgs& a, int64_t i0, int64_t i1) {
   });
 }
 
+template <class V>
+void rmsprop_range(const optim_math::RmspropArgs& a, int64_t i0, int64_t i1) {
+  using R = typename V::R;
+  const R neg_lr = V::set1(-a.lr), alpha = V::set1(a.alpha), one_alpha = V::set1(1.0f - a.alpha),
+          eps = V::set1(a.eps), wd = V::set1(a.weight_decay), mu = V::set1(a.momentum);
+  const bool decay = a.weight_decay != 0.0f;
+  for_vectors<V>(i0, i1, [&](int64_t i, int n) {
+    R w = load_part<V>(a.w + i, n);
+    R d = load_part<V>(a.g + i, n);
+    if (a.maximize) d = V::sub(V::zero(), d);
+    if (decay) d = V::fmadd(wd, w, d);
+    R sq = V::fmadd(one_alpha, V::mul(d, d), V::mul(alpha, load_part<V>(a.sq + i, n)));
+    store_part<V>(a.sq + i, sq, n);
+    if (a.ga) {
+      R ga = load_part<V>(a.ga + i, n);
+      ga = V::fmadd(one_alpha, V::sub(d, ga), ga);
+      store_part<V>(a.ga + i, ga, n);
+      sq = V::fnmadd(ga, ga, sq);
+    }
+    R step = V::div(d, V::add(V::sqrt(sq), eps));
+    if (a.buf) {
+      step = V::fmadd(mu, load_part<V>(a.buf + i, n), step);
+      store_part<V>(a.buf + i, step, n);
+    }
+    store_part<V>(a.w + i, V::fmadd(neg_lr, step, w), n);
+  });
+}
+
+template <class V>
+void adagrad_range(const optim_math::AdagradArgs& a, int64_t i0, int64_t i1) {
+  using R = typename V::R;
+  const R neg_clr = V::set1(-a.clr), eps = V::set1(a.eps), wd = V::set1(a.weight_decay);
+  const bool decay = a.weight_decay != 0.0f;
+  for_vectors<V>(i0, i1, [&](int64_t i, int n) {
+    R w = load_part<V>(a.w + i, n);
+    R d = load_part<V>(a.g + i, n);
+    if (a.maximize) d = V::sub(V::zero(), d);
+    if (decay) d = V::fmadd(wd, w, d);
+    R s = V::fmadd(d, d, load_part<V>(a.sum + i, n));
+    store_part<V>(a.sum + i, s, n);
+    store_part<V>(a.w + i, V::fmadd(neg_clr, V::div(d, V::add(V::sqrt(s), eps)), w), n);
+  });
+}
+
 }  // namespace
 }  // namespace nnc::cpu
 
@@ -84,4 +127,10 @@ void adam_range(const optim_math::AdamArgs& a, int64_t i0, int64_t i1) {
   namespace nnc::cpu {                                                                                           \
   void sgd_range_##isa(const optim_math::SgdArgs& a, int64_t i0, int64_t i1) { sgd_range<V>(a, i0, i1); }      \
   void adam_range_##isa(const optim_math::AdamArgs& a, int64_t i0, int64_t i1) { adam_range<V>(a, i0, i1); }   \
+  void rmsprop_range_##isa(const optim_math::RmspropArgs& a, int64_t i0, int64_t i1) {                        \
+    rmsprop_range<V>(a, i0, i1);                                                                                 \
+  }                                                                                                              \
+  void adagrad_range_##isa(const optim_math::AdagradArgs& a, int64_t i0, int64_t i1) {                        \
+    adagrad_range<V>(a, i0, i1);                                                                                 \
+  }                                                                                                              \
   }

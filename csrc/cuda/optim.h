@@ -8,5 +8,7 @@ namespace nnc::cuda {
 
 void sgd_step(const optim_math::SgdArgs& a, void* stream);
 void adam_step(const optim_math::AdamArgs& a, void* stream);
+void rmsprop_step(const optim_math::RmspropArgs& a, void* stream);
+void adagrad_step(const optim_math::AdagradArgs& a, void* stream);
 
 }  // namespace nnc::cuda

@@ -1,4 +1,5 @@
-// Front door of the fused optimiser updates (SGD, Adam / AdamW): validates the
+// Front door of the fused optimiser updates (SGD, Adam / AdamW, RMSprop,
+// Adagrad): validates the
 // parameter, its gradient, its state arrays and the scalars, then runs the CPU
 // twin (cpu/optim*.cpp) or the CUDA kernel (cuda/optim.cu). Everything float32,
 // contiguous, of the parameter's shape; updated in place.
@@ -124,6 +125,73 @@ void adam_step(py::handle param_obj, py::handle grad_obj, py::handle exp_avg_obj
   nnc::cpu::adam_step(a);
 }
 
+void rmsprop_step(py::handle param_obj, py::handle grad_obj, py::handle square_avg_obj, py::object grad_avg_obj,
+                  py::object buf_obj, double lr, double alpha, double eps, double weight_decay, double momentum,
+                  bool maximize, uintptr_t stream) {
+  const char* op = "rmsprop_step";
+  std::vector<Named> arrays{{as_array(param_obj, op, "param"), "param"},
+                            {as_array(grad_obj, op, "grad"), "grad"},
+                            {as_array(square_avg_obj, op, "square_avg"), "square_avg"}};
+  const bool centered = !grad_avg_obj.is_none(), has_buf = !buf_obj.is_none();
+  NNC_CHECK(has_buf == (momentum != 0.0), op, ": momentum_buffer must be given exactly when momentum is non-zero, got ",
+            has_buf ? "a buffer" : "None", " with momentum=", momentum);
+  if (centered) arrays.push_back({as_array(grad_avg_obj, op, "grad_avg"), "grad_avg"});
+  if (has_buf) arrays.push_back({as_array(buf_obj, op, "momentum_buffer"), "momentum_buffer"});
+  check_group(arrays, op);
+  check_finite(lr, op, "lr");
+  check_finite(alpha, op, "alpha");
+  check_finite(eps, op, "eps");
+  check_finite(weight_decay, op, "weight_decay");
+  check_finite(momentum, op, "momentum");
+  optim_math::RmspropArgs a{arrays[0].a.ptr<float>(),
+                            arrays[1].a.ptr<const float>(),
+                            arrays[2].a.ptr<float>(),
+                            centered ? arrays[3].a.ptr<float>() : nullptr,
+                            has_buf ? arrays.back().a.ptr<float>() : nullptr,
+                            arrays[0].a.numel(),
+                            float(lr),
+                            float(alpha),
+                            float(eps),
+                            float(weight_decay),
+                            float(momentum),
+                            maximize};
+  if (a.n == 0) return;
+  if (arrays[0].a.device == Device::cuda) {
+#ifdef NNCORE_HAVE_CUDA
+    nnc::cuda::rmsprop_step(a, reinterpret_cast<void*>(stream));
+#endif
+    return;
+  }
+  (void)stream;
+  py::gil_scoped_release no_gil;
+  nnc::cpu::rmsprop_step(a);
+}
+
+void adagrad_step(py::handle param_obj, py::handle grad_obj, py::handle sum_obj, double clr, double eps,
+                  double weight_decay, bool maximize, uintptr_t stream) {
+  const char* op = "adagrad_step";
+  std::vector<Named> arrays{{as_array(param_obj, op, "param"), "param"},
+                            {as_array(grad_obj, op, "grad"), "grad"},
+                            {as_array(sum_obj, op, "sum"), "sum"}};
+  check_group(arrays, op);
+  check_finite(clr, op, "clr");
+  check_finite(eps, op, "eps");
+  check_finite(weight_decay, op, "weight_decay");
+  optim_math::AdagradArgs a{arrays[0].a.ptr<float>(), arrays[1].a.ptr<const float>(), arrays[2].a.ptr<float>(),
+                            arrays[0].a.numel(),      float(clr),                    float(eps),
+                            float(weight_decay),      maximize};
+  if (a.n == 0) return;
+  if (arrays[0].a.device == Device::cuda) {
+#ifdef NNCORE_HAVE_CUDA
+    nnc::cuda::adagrad_step(a, reinterpret_cast<void*>(stream));
+#endif
+    return;
+  }
+  (void)stream;
+  py::gil_scoped_release no_gil;
+  nnc::cpu::adagrad_step(a);
+}
+
 }  // namespace
 
 void bind_optim(py::module_& m) {
@@ -136,6 +204,13 @@ void bind_optim(py::module_& m) {
         py::arg("param_scale"), py::arg("step_size"), py::arg("bias2_sqrt"), py::arg("maximize"),
         py::arg("stream") = 0,
         "One Adam / AdamW step (torch.optim's rule) in place on param and its state, in one pass.");
+  m.def("rmsprop_step", &rmsprop_step, py::arg("param"), py::arg("grad"), py::arg("square_avg"), py::arg("grad_avg"),
+        py::arg("momentum_buffer"), py::arg("lr"), py::arg("alpha"), py::arg("eps"), py::arg("weight_decay"),
+        py::arg("momentum"), py::arg("maximize"), py::arg("stream") = 0,
+        "One RMSprop step (torch.optim's rule) in place on param and its state, in one pass.");
+  m.def("adagrad_step", &adagrad_step, py::arg("param"), py::arg("grad"), py::arg("sum"), py::arg("clr"),
+        py::arg("eps"), py::arg("weight_decay"), py::arg("maximize"), py::arg("stream") = 0,
+        "One Adagrad step (torch.optim's rule, clr the decayed learning rate) in place on param and sum.");
 }
 
 }  // namespace nnc::ops

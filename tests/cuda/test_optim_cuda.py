@@ -1,4 +1,4 @@
-"""CUDA fused SGD and Adam / AdamW against the CPU twin over several steps:
+"""CUDA fused SGD, Adam / AdamW, RMSprop and Adagrad against the CPU twin over several steps:
 sizes around a block (256 threads) and past the grid, and nncore.optim on
 parameters held by CuPy arrays."""
 
@@ -54,8 +54,31 @@ def test_adam_matches_cpu(rng, cupy, assert_matches, amsgrad, decoupled):
             assert_matches(a, b, 1e-6, 1e-7, err_msg=f"n={n}")
 
 
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_rmsprop_and_adagrad_match_cpu(rng, cupy, assert_matches, centered, momentum):
+    for n in SIZES:
+        w = rng.standard_normal(n).astype(np.float32)
+        cpu = [w.copy(), np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32)]
+        gpu = [cupy.asarray(a) for a in cpu]
+        ada_c, ada_g = [w.copy(), np.full(n, 0.1, np.float32)], [cupy.asarray(w), cupy.full(n, 0.1, np.float32)]
+        for t in range(1, 4):
+            g = rng.standard_normal(n).astype(np.float32)
+            kw = dict(lr=0.01, alpha=0.9, eps=1e-8, weight_decay=0.1, momentum=momentum, maximize=centered)
+            with isa("scalar"):
+                ops.rmsprop_step(cpu[0], g, cpu[1], cpu[2] if centered else None, cpu[3] if momentum else None, **kw)
+                ops.adagrad_step(ada_c[0], g, ada_c[1], clr=0.1 / t, weight_decay=0.05)
+            ops.rmsprop_step(gpu[0], cupy.asarray(g), gpu[1], gpu[2] if centered else None,
+                             gpu[3] if momentum else None, **kw)
+            ops.adagrad_step(ada_g[0], cupy.asarray(g), ada_g[1], clr=0.1 / t, weight_decay=0.05)
+        for a, b in zip(gpu + ada_g, cpu + ada_c):
+            assert_matches(a, b, 1e-6, 1e-7, err_msg=f"n={n}")
+
+
 @pytest.mark.parametrize("name,cfg", [("SGD", dict(lr=0.05, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)),
-                                      ("AdamW", dict(lr=0.01, weight_decay=0.1))])
+                                      ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+                                      ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+                                      ("Adagrad", dict(lr=0.1, lr_decay=0.01))])
 def test_optimizers_on_device_match_cpu(rng, cupy, name, cfg):
     init = [rng.standard_normal(s).astype(np.float32) for s in ((5, 7), (300,))]
     cpu = [nn.Parameter(nncore.tensor(a.copy())) for a in init]

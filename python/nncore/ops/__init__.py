@@ -48,7 +48,9 @@ from .activation import (  # noqa: F401
     activation_backward,
 )
 from .optim import (  # noqa: F401
+    adagrad_step,
     adam_step,
+    rmsprop_step,
     sgd_step,
 )
 from .rnn import (  # noqa: F401
@@ -69,6 +71,7 @@ from .rnn import (  # noqa: F401
 __all__ = [
     "activation",
     "activation_backward",
+    "adagrad_step",
     "adam_step",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool2d_backward",
@@ -103,6 +106,7 @@ __all__ = [
     "max_pool2d",
     "max_pool2d_backward",
     "nms",
+    "rmsprop_step",
     "rnn",
     "rnn_backward",
     "rnn_cell",

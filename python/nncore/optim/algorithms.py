@@ -1,7 +1,7 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad: PyTorch's update rules, applied in
-place to each parameter's array (no graph, no new parameter arrays). SGD and
-Adam / AdamW run the fused kernels of nncore.ops.optim (one pass over each
-parameter) on float32 contiguous arrays; other arrays take the xp code. They
+place to each parameter's array (no graph, no new parameter arrays). Each runs
+the fused kernel of nncore.ops.optim (one pass over each parameter) on float32
+contiguous arrays; other arrays take the xp code. They
 call nncore._C directly: the options were checked when the optimizer was made,
 and the Python checks of nncore.ops would cost more than a small parameter's update."""
 
@@ -174,8 +174,6 @@ class RMSprop(Optimizer):
             for p, g, state in self._params_with_grad(group):
                 w = p.data
                 xp = _xp(w)
-                if group["maximize"]:
-                    g = -g
                 if not state:
                     state["step"] = 0
                     state["square_avg"] = xp.zeros_like(w)
@@ -184,6 +182,16 @@ class RMSprop(Optimizer):
                     if group["centered"]:
                         state["grad_avg"] = xp.zeros_like(w)
                 state["step"] += 1
+                ga = state.get("grad_avg") if group["centered"] else None
+                buf = state.get("momentum_buffer") if mu > 0 else None
+                arrays = (w, g, state["square_avg"]) + ((ga,) if group["centered"] else ()) + ((buf,) if mu > 0 else ())
+                if _fused(*arrays):
+                    _C.rmsprop_step(w, g, state["square_avg"], ga, buf, lr, alpha, eps, wd, mu, bool(group["maximize"]),
+                                    stream_of(w))
+                    p._bump()
+                    continue
+                if group["maximize"]:
+                    g = -g
                 if wd:
                     g = g + wd * w
                 sq = state["square_avg"]
@@ -226,15 +234,19 @@ class Adagrad(Optimizer):
             for p, g, state in self._params_with_grad(group):
                 w = p.data
                 xp = _xp(w)
-                if group["maximize"]:
-                    g = -g
                 if "sum" not in state:
                     state["step"] = 0
                     state["sum"] = xp.full_like(w, group["initial_accumulator_value"])
                 state["step"] += 1
+                clr = lr / (1 + (state["step"] - 1) * decay)
+                if _fused(w, g, state["sum"]):
+                    _C.adagrad_step(w, g, state["sum"], clr, eps, wd, bool(group["maximize"]), stream_of(w))
+                    p._bump()
+                    continue
+                if group["maximize"]:
+                    g = -g
                 if wd:
                     g = g + wd * w
-                clr = lr / (1 + (state["step"] - 1) * decay)
                 s = state["sum"]
                 s += g * g
                 w -= clr * g / (xp.sqrt(s) + eps)
