@@ -10,7 +10,7 @@ import nncore.functional as F
 from nncore import ops
 from nncore.ops.activation_kinds import KINDS, NEEDS_INPUT
 
-from support import poisoned
+from support import isa, poisoned
 
 SIZES = list(range(0, 18)) + [31, 32, 33, 97, 127, 1000, 70001]  # 70001: over the threading cut-off
 # (kind, alpha, beta) as the kernels take them
@@ -115,7 +115,7 @@ def test_forward_and_backward_match_float64_every_twin(rng, each_isa, case):
 def test_any_shape_in_place_and_twins_agree(rng, case):
     kind, alpha, beta = case
     x = inputs(rng, 3 * 5 * 7 * 11).reshape(3, 5, 7, 11)
-    with nncore_isa("scalar"):
+    with isa("scalar"):
         want = ops.activation(x, kind, alpha, beta)
     got = ops.activation(x, kind, alpha, beta)
     assert got.shape == x.shape and got.dtype == np.float32
@@ -127,12 +127,6 @@ def test_any_shape_in_place_and_twins_agree(rng, case):
     want_dx = ops.activation_backward(g, x, got, kind, alpha, beta)
     ops.activation_backward(g, x, got, kind, alpha, beta, out=g)  # into the gradient itself
     np.testing.assert_array_equal(g, want_dx)
-
-
-def nncore_isa(name):
-    from support import isa
-
-    return isa(name)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

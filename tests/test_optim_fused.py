@@ -1,7 +1,8 @@
 """The fused optimiser kernels (ops.sgd_step, adam_step, rmsprop_step,
-adagrad_step) and nncore.optim's SGD / Adam / AdamW / RMSprop / Adagrad on them: several steps against a float64 reference of
-PyTorch's rules, every twin, sizes around the vector widths and a threaded
-size, and against torch.optim when it is installed."""
+adagrad_step) and nncore.optim's SGD / Adam / AdamW / RMSprop / Adagrad on
+them: several steps against a float64 reference of PyTorch's rules, every
+twin, sizes around the vector widths and a threaded size, and against
+torch.optim when it is installed."""
 
 import math
 

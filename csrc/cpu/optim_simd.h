@@ -1,7 +1,8 @@
-// SIMD bodies of the fused SGD, Adam / AdamW, RMSprop and Adagrad updates over a vector type V
-// (cpu/vec_avx2.h, cpu/vec_avx512.h), instantiated by optim_avx2.cpp and
-// optim_avx512.cpp: the operations of optim_math::*_at in the same order, W elements a step, the tail masked. The options are uniform per call,
-// so their branches inside the loop always go the same way.
+// SIMD bodies of the fused SGD, Adam / AdamW, RMSprop and Adagrad updates over
+// a vector type V (cpu/vec_avx2.h, cpu/vec_avx512.h), instantiated by
+// optim_avx2.cpp and optim_avx512.cpp: the operations of optim_math::*_at in
+// the same order, W elements a step, the tail masked. The options are uniform
+// per call, so their branches inside the loop always go the same way.
 #pragma once
 #include <cstdint>
 

@@ -15,7 +15,9 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 4096;
 
-int blocks_for(int64_t n) { return int(std::max<int64_t>(1, std::min<int64_t>(kMaxBlocks, (n + kThreads - 1) / kThreads))); }
+int blocks_for(int64_t n) {
+  return int(std::max<int64_t>(1, std::min<int64_t>(kMaxBlocks, (n + kThreads - 1) / kThreads)));
+}
 
 __global__ void activation_kernel(const float* x, float* y, int64_t n, int kind, float alpha, float beta) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
