@@ -100,4 +100,6 @@ PYBIND11_MODULE(_C, m) {
   nnc::ops::bind_rnn(m);
   nnc::ops::bind_interpolate(m);
   nnc::ops::bind_epilogue(m);
+  nnc::ops::bind_activation(m);
+  nnc::ops::bind_optim(m);
 }

@@ -23,6 +23,8 @@ enum Kind : int {
 
 NNC_HD float exp_(float x) { return expf(x); }
 NNC_HD double exp_(double x) { return exp(x); }
+NNC_HD float expm1_(float x) { return expm1f(x); }
+NNC_HD double expm1_(double x) { return expm1(x); }
 NNC_HD float log1p_(float x) { return log1pf(x); }
 NNC_HD double log1p_(double x) { return log1p(x); }
 NNC_HD float tanh_(float x) { return tanhf(x); }
@@ -37,7 +39,7 @@ NNC_HD T forward(int kind, T x, T alpha, T beta) {
     case kRelu: return x > T(0) ? x : T(0);
     case kRelu6: return x > T(0) ? (x < T(6) ? x : T(6)) : T(0);
     case kLeakyRelu: return x > T(0) ? x : alpha * x;
-    case kElu: return x > T(0) ? x : alpha * (exp_(x) - T(1));
+    case kElu: return x > T(0) ? x : alpha * expm1_(x);
     case kSoftplus: return x * alpha > beta ? x : log1p_(exp_(x * alpha)) / alpha;
     case kSoftsign: return x / (T(1) + fabs_(x));
     case kSigmoid: return T(1) / (T(1) + exp_(-x));

@@ -1,15 +1,17 @@
-// The polynomial cores of exp and log on float SIMD registers (Cephes expf /
-// logf), shared by the AVX2 and AVX-512 twins of softmax and the RNN gates.
+// The polynomial cores of exp, expm1 and log on float SIMD registers (Cephes
+// expf / logf), shared by the AVX2 and AVX-512 twins of softmax, the RNN gates
+// and the activations.
 // V supplies the register ops: set1, add, mul, fmadd, fnmadd, round (to nearest).
 // Range clamps and the 2^n scaling are the caller's, as they differ by ISA.
 #pragma once
 
 namespace nnc::simd {
 
-// e^x = 2^n e^r: returns e^r = 1 + r + r^2 P(r) (~1 ulp) and n = round(x / ln2);
-// r = x - n ln2 with ln2 split in two so n ln2 is exact, |r| <= ln2 / 2.
+// e^x = 2^n e^r: returns e^r - 1 = r + r^2 P(r) (~1 ulp, no cancellation for
+// small r) and n = round(x / ln2); r = x - n ln2 with ln2 split in two so n ln2
+// is exact, |r| <= ln2 / 2.
 template <class V, class R>
-R exp_reduced(R x, R* n) {
+R expm1_reduced(R x, R* n) {
   *n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
   R r = V::fnmadd(*n, V::set1(0.693359375f), x);
   r = V::fnmadd(*n, V::set1(-2.12194440e-4f), r);
@@ -19,7 +21,13 @@ R exp_reduced(R x, R* n) {
   p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
   p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
   p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
-  return V::add(V::fmadd(p, V::mul(r, r), r), V::set1(1.0f));
+  return V::fmadd(p, V::mul(r, r), r);
+}
+
+// e^x = 2^n e^r: returns e^r = 1 + r + r^2 P(r) (~1 ulp) and n, as expm1_reduced.
+template <class V, class R>
+R exp_reduced(R x, R* n) {
+  return V::add(expm1_reduced<V>(x, n), V::set1(1.0f));
 }
 
 // log(x) = e ln2 + log(1 + f) for x = 2^e (1 + f), 1 + f in [sqrt(1/2), sqrt(2)):

@@ -13,5 +13,7 @@ void bind_rnn(pybind11::module_& m);
 void bind_interpolate(pybind11::module_& m);
 void bind_epilogue(pybind11::module_& m);
 void bind_batch_norm(pybind11::module_& m);
+void bind_activation(pybind11::module_& m);
+void bind_optim(pybind11::module_& m);
 
 }  // namespace nnc::ops

@@ -17,6 +17,8 @@ from .tensor import (
     _as_tensor,
     _buffer,
     _gemm_ready,
+    _activation,
+    _activation_kernel_takes,
     _make,
     _norm_dim,
     _plain,
@@ -333,6 +335,8 @@ def adaptive_avg_pool2d(input, output_size):
 # ---------------------------------------------------------------- activations
 def softsign(input):
     xd = input.data
+    if _activation_kernel_takes(xd):
+        return _activation(input, "softsign", "softsign")
     den = 1 + np.abs(xd)
     return _make(xd / den, (input,), lambda g: (g / (den * den),), saved=(input,))
 
@@ -347,6 +351,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, max_val={max_val}")
     xd = input.data
+    if min_val == 0.0 and max_val == 6.0 and _activation_kernel_takes(xd):
+        return _activation(input, "relu6", "hardtanh")  # its backward from y: 0 < y < 6 exactly where 0 < x < 6
     out = np.minimum(np.maximum(xd, min_val), max_val).astype(xd.dtype, copy=False)
     return _make(out, (input,), lambda g: (g * ((xd > min_val) & (xd < max_val)),), saved=(input,))
 
@@ -354,6 +360,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
     xd = input.data
+    # the kernel's oracle takes log1p(exp(beta x)) as written: beta x up to the threshold must not overflow
+    if (_activation_kernel_takes(xd) and isinstance(beta, numbers.Real) and isinstance(threshold, numbers.Real)
+            and 0 < beta < math.inf and -math.inf < threshold <= 80):
+        return _activation(input, "softplus", "softplus", float(beta), float(threshold))
     z = xd * beta
     linear_part = z > threshold
     soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
@@ -373,6 +383,9 @@ def logsigmoid(input):
 
 def elu(input, alpha=1.0, inplace=False):
     xd = input.data
+    # the kernel's backward reads y: y > 0 exactly where x > 0 needs alpha >= 0
+    if _activation_kernel_takes(xd) and isinstance(alpha, numbers.Real) and 0 <= alpha < math.inf:
+        return _activation(input, "elu", "elu", float(alpha))
     pos = xd > 0
     neg_part = alpha * np.expm1(np.minimum(xd, 0))
     out = np.where(pos, xd, neg_part).astype(xd.dtype, copy=False)
@@ -383,6 +396,9 @@ def elu(input, alpha=1.0, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     xd = input.data
     xp = _xp(xd)
+    # the kernel's backward reads y: y > 0 exactly where x > 0 needs a slope >= 0
+    if _activation_kernel_takes(xd) and isinstance(negative_slope, numbers.Real) and 0 <= negative_slope < math.inf:
+        return _activation(input, "leaky_relu", "leaky_relu", float(negative_slope))
     slope = xd.dtype.type(negative_slope) if xd.dtype.kind == "f" else negative_slope
     if not 0 <= negative_slope <= 1:
         pos = xd > 0

@@ -619,7 +619,7 @@ class Tensor:
         return self._inplace("sqrt_", _Bound(lambda s: s.sqrt()))
 
     def relu_(self):
-        return self._inplace("relu_", _Bound(lambda s: s.relu()))
+        return self._inplace("relu_", _Bound(lambda s: s.relu()), _relu_in_place)
 
     def zero_(self):
         return self.fill_(0)
@@ -1261,13 +1261,45 @@ def cos(x):
     return _make(np.cos(xd), (x,), lambda g: (-g * np.sin(xd),), saved=(x,))
 
 
+def _activation_kernel_takes(xd):
+    """The activation kernels (nncore.ops.activation) take contiguous float32
+    arrays, NumPy or CuPy; other dtypes (float64 for gradcheck) keep the xp code."""
+    return xd.dtype == float32 and xd.flags.c_contiguous
+
+
+def _activation(x, kind, op, alpha=None, beta=None):
+    """y = f(x) by nncore.ops.activation into a reused output; its backward reads
+    only what it needs: y, or x for the kinds of activation_kinds.NEEDS_INPUT."""
+    from . import ops
+    from .ops.activation_kinds import NEEDS_INPUT
+
+    xd = x.data
+    out = ops.activation(xd, kind, alpha, beta)
+    needs_input = kind in NEEDS_INPUT
+
+    def backward(g):
+        if not (g.dtype == float32 and g.flags.c_contiguous):
+            g = _xp(g).ascontiguousarray(g, dtype=float32)
+        return (ops.activation_backward(g, xd if needs_input else None, None if needs_input else out, kind, alpha,
+                                        beta),)
+
+    backward.__qualname__ = f"{op}.<locals>.backward"  # the node's name (autograd.Node.op_name)
+    if needs_input:
+        return _make(out, (x,), backward, saved=(x,))
+    return _make(out, (x,), backward, save_out=True)
+
+
 def tanh(x):
+    if _activation_kernel_takes(x.data):
+        return _activation(x, "tanh", "tanh")
     out = np.tanh(x.data)
     return _make(out, (x,), lambda g: (g * (1 - out * out),), save_out=True)
 
 
 def sigmoid(x):
     xd = x.data
+    if _activation_kernel_takes(xd):
+        return _activation(x, "sigmoid", "sigmoid")
     # exp of a non-positive argument only: no overflow for large |x|
     e = np.exp(-np.abs(xd))
     out = np.where(xd >= 0, 1 / (1 + e), e / (1 + e)).astype(xd.dtype, copy=False)
@@ -1279,6 +1311,8 @@ _ZEROS = {np.dtype(d): np.dtype(d).type(0) for d in ("float16", "float32", "floa
 
 def relu(x):
     xd = x.data
+    if _activation_kernel_takes(xd):
+        return _activation(x, "relu", "relu")
     if xd.size >= _BIG:
         out = np.maximum(xd, _ZEROS.get(xd.dtype, 0), out=_buffer(xd.shape, xd.dtype, xd))
     else:
@@ -1291,6 +1325,16 @@ def relu(x):
         return (g * (out > 0),)
 
     return _make(out, (x,), relu_backward, save_out=True)
+
+
+def _relu_in_place(d):
+    """relu_ without autograd: the kernel writes over d, or NumPy does."""
+    if _activation_kernel_takes(d):
+        from . import ops
+
+        ops.activation(d, "relu", out=d)
+    else:
+        np.maximum(d, _ZEROS.get(d.dtype, 0), out=d)
 
 
 def clamp(x, min=None, max=None):

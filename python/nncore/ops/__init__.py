@@ -1,7 +1,8 @@
 """Array-level kernels, forward and backward, without autograd. Each function
 takes NumPy arrays (CPU) or CuPy arrays (GPU), allocates its outputs on the
 same device unless `out=` is given, and hands them to nncore._C. One module
-per op family: gemm, conv, pool, softmax, batch_norm, rnn, boxes, resize."""
+per op family: gemm, conv, pool, softmax, batch_norm, rnn, boxes, resize, activation,
+optim."""
 
 from .gemm import (  # noqa: F401
     gemm,
@@ -50,6 +51,16 @@ from .resize import (  # noqa: F401
     interpolate2d,
     interpolate2d_backward,
 )
+from .activation import (  # noqa: F401
+    activation,
+    activation_backward,
+)
+from .optim import (  # noqa: F401
+    adagrad_step,
+    adam_step,
+    rmsprop_step,
+    sgd_step,
+)
 from .rnn import (  # noqa: F401
     lstm_cell,
     lstm_cell_backward,
@@ -66,6 +77,10 @@ from .rnn import (  # noqa: F401
 )
 
 __all__ = [
+    "activation",
+    "activation_backward",
+    "adagrad_step",
+    "adam_step",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool2d_backward",
     "avg_pool2d",
@@ -103,10 +118,12 @@ __all__ = [
     "max_pool2d",
     "max_pool2d_backward",
     "nms",
+    "rmsprop_step",
     "rnn",
     "rnn_backward",
     "rnn_cell",
     "rnn_cell_backward",
+    "sgd_step",
     "softmax",
     "softmax_backward",
 ]

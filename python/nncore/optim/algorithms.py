@@ -1,15 +1,28 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad: PyTorch's update rules, applied in
-place to each parameter's array (no graph, no new parameter arrays)."""
+place to each parameter's array (no graph, no new parameter arrays). Each runs
+the fused kernel of nncore.ops.optim (one pass over each parameter) on float32
+contiguous arrays; other arrays take the xp code. They
+call nncore._C directly: the options were checked when the optimizer was made,
+and the Python checks of nncore.ops would cost more than a small parameter's update."""
 
 import math
 
 from .optimizer import Optimizer, required
-from ..tensor import _buffer, _xp
+from .. import _C
+from .._arrays import stream_of
+from ..tensor import _buffer, _xp, float32
 
 
 def _scratch(w):
     """A temporary shaped like w (large ones from the host cache: no page faults per step)."""
     return _buffer(w.shape, w.dtype, w)
+
+
+def _fused(*arrays):
+    """The fused kernels take float32 C-contiguous arrays of one shape and one array type."""
+    first = arrays[0]
+    return all(a is not None and a.__class__ is first.__class__ and a.dtype == float32 and a.flags.c_contiguous
+               and a.shape == first.shape for a in arrays)
 
 
 def _check(name, value, low=0.0):
@@ -36,6 +49,15 @@ class SGD(Optimizer):
             wd, nesterov = group["weight_decay"], group["nesterov"]
             for p, g, state in self._params_with_grad(group):
                 w = p.data
+                buf = state.get("momentum_buffer") if mu else None
+                if _fused(w, g) if buf is None else _fused(w, g, buf):
+                    first_step = bool(mu) and buf is None
+                    if first_step:
+                        buf = state["momentum_buffer"] = _xp(w).empty_like(w)  # the kernel writes buf = d
+                    _C.sgd_step(w, g, buf, lr, mu, damp, wd, bool(nesterov), bool(group["maximize"]), first_step,
+                                stream_of(w))
+                    p._bump()
+                    continue
                 if group["maximize"]:
                     g = -g
                 if wd:
@@ -75,8 +97,6 @@ class Adam(Optimizer):
             for p, g, state in self._params_with_grad(group):
                 w = p.data
                 xp = _xp(w)
-                if group["maximize"]:
-                    g = -g
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = xp.zeros_like(w)
@@ -85,6 +105,17 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = xp.zeros_like(w)
                 state["step"] += 1
                 t = state["step"]
+                vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
+                arrays = (w, g, state["exp_avg"], state["exp_avg_sq"]) + ((vmax,) if group["amsgrad"] else ())
+                if _fused(*arrays):
+                    decoupled = self._decoupled and wd
+                    _C.adam_step(w, g, state["exp_avg"], state["exp_avg_sq"], vmax, b1, b2, eps,
+                                 0.0 if self._decoupled else wd, 1 - lr * wd if decoupled else 1.0,
+                                 lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t), bool(group["maximize"]), stream_of(w))
+                    p._bump()
+                    continue
+                if group["maximize"]:
+                    g = -g
                 if wd:
                     if self._decoupled:
                         w *= 1 - lr * wd
@@ -143,8 +174,6 @@ class RMSprop(Optimizer):
             for p, g, state in self._params_with_grad(group):
                 w = p.data
                 xp = _xp(w)
-                if group["maximize"]:
-                    g = -g
                 if not state:
                     state["step"] = 0
                     state["square_avg"] = xp.zeros_like(w)
@@ -153,6 +182,16 @@ class RMSprop(Optimizer):
                     if group["centered"]:
                         state["grad_avg"] = xp.zeros_like(w)
                 state["step"] += 1
+                ga = state.get("grad_avg") if group["centered"] else None
+                buf = state.get("momentum_buffer") if mu > 0 else None
+                arrays = (w, g, state["square_avg"]) + ((ga,) if group["centered"] else ()) + ((buf,) if mu > 0 else ())
+                if _fused(*arrays):
+                    _C.rmsprop_step(w, g, state["square_avg"], ga, buf, lr, alpha, eps, wd, mu, bool(group["maximize"]),
+                                    stream_of(w))
+                    p._bump()
+                    continue
+                if group["maximize"]:
+                    g = -g
                 if wd:
                     g = g + wd * w
                 sq = state["square_avg"]
@@ -195,15 +234,19 @@ class Adagrad(Optimizer):
             for p, g, state in self._params_with_grad(group):
                 w = p.data
                 xp = _xp(w)
-                if group["maximize"]:
-                    g = -g
                 if "sum" not in state:
                     state["step"] = 0
                     state["sum"] = xp.full_like(w, group["initial_accumulator_value"])
                 state["step"] += 1
+                clr = lr / (1 + (state["step"] - 1) * decay)
+                if _fused(w, g, state["sum"]):
+                    _C.adagrad_step(w, g, state["sum"], clr, eps, wd, bool(group["maximize"]), stream_of(w))
+                    p._bump()
+                    continue
+                if group["maximize"]:
+                    g = -g
                 if wd:
                     g = g + wd * w
-                clr = lr / (1 + (state["step"] - 1) * decay)
                 s = state["sum"]
                 s += g * g
                 w -= clr * g / (xp.sqrt(s) + eps)
