@@ -368,7 +368,9 @@ def test_dcgan_recipe_learns_the_digits_mean_image(tmp_path, quick_judge):
     after_g = build(options)[0]
     after_g.load_state_dict(saved(result.weights)["generator"])
     after = mean_image_distance(after_g, real)
-    assert after < 0.6 * before, (before, after)          # grey noise at first (0.27), then dark ground, strokes (0.15)
+    # grey noise at first (0.27), then dark ground and strokes: after / before measured 0.50-0.64 over the
+    # ISA twins and float rounding of the fused kernels (3 epochs of a GAN are chaotic), so the bar is 0.7
+    assert after < 0.7 * before, (before, after)
     assert result.history["d_real"][-1] > result.history["d_fake"][-1]
     assert 1 <= result.value <= 10 and abs(sum(result.details["histogram"]) - 1) < 1e-9
     for name in ("dcgan_samples_epoch001", "dcgan_samples_epoch003", "dcgan_interpolation"):
