@@ -489,7 +489,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         mask = xp.zeros(xd.shape, xd.dtype)
     else:
         uniform = _rng_of(xp).random(xd.shape, dtype=np.float32) if xp is np else _rng_of(xp).random(xd.shape)
-        mask = (uniform >= p).astype(xd.dtype) * xd.dtype.type(1.0 / (1.0 - p))
+        mask = xp.multiply(uniform >= p, xd.dtype.type(1.0 / (1.0 - p)), dtype=xd.dtype)  # keep / (1 - p)
     return _make(xd * mask, (input,), lambda g: (g * mask,))
 
 
