@@ -31,7 +31,8 @@ sys.exit(0 if info["cuda_emulator"] else "not an emulator build")'
 echo "+ pytest (CPU kernel tests under ASan + UBSan)"
 python -m pytest -q -p no:cacheprovider -m "not cuda and not slow" tests/test_gemm.py tests/test_conv2d.py tests/test_pool2d.py \
   tests/test_softmax.py tests/test_rnn.py tests/test_boxes.py tests/test_interpolate.py tests/test_hostile_inputs.py \
-  tests/test_runtime.py
+  tests/test_runtime.py tests/test_activation.py tests/test_optim_fused.py tests/test_batch_norm.py \
+  tests/test_epilogue.py
 for order in forward reverse; do
   echo "+ NNCORE_CUDA_SIM_ORDER=$order pytest tests -m cuda (under ASan + UBSan)"
   NNCORE_CUDA_SIM_ORDER=$order python -m pytest tests -m cuda -q -p no:cacheprovider
