@@ -8,6 +8,7 @@
 #include "cpu/conv2d.h"
 #include "cpu/conv2d_igemm.h"
 #include "cpu/conv2d_few_channels_simd.h"
+#include "cpu/vec_avx2.h"
 
 namespace nnc::cpu {
 namespace {
@@ -86,42 +87,18 @@ struct ConvAvx2_4x24 {
 
 }  // namespace
 
-namespace {
-
-struct FewChannelsAvx2 {
-  using R = __m256;
-  static constexpr int W = 8;
-  static __m256i mask(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  static R set1(float v) { return _mm256_set1_ps(v); }
-  static R load(const float* p) { return _mm256_loadu_ps(p); }
-  static R load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
-  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
-  static void store_n(float* p, R v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
-  static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
-  static float hsum(R v) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-  }
-};
-
-}  // namespace
-
 void conv2d_forward_avx2(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                          const Activation<float>& act) {
-  if (few_channels_suits(s, FewChannelsAvx2::W) && s.C <= 3) {  // measured: the implicit GEMM wins from 4 channels
-    forward_few_channels<FewChannelsAvx2, 6, 2>(s, x, w, bias, y, act);
+  if (few_channels_suits(s, Avx2::W) && s.C <= 3) {  // measured: the implicit GEMM wins from 4 channels
+    forward_few_channels<Avx2, 6, 2>(s, x, w, bias, y, act);
     return;
   }
   conv_igemm_forward<ConvAvx2_4x24>(s, x, w, bias, y, act);
 }
 
 bool conv2d_backward_weight_avx2(const ConvShape& s, const float* gy, const float* x, float* gw) {
-  if (!few_channels_suits(s, FewChannelsAvx2::W)) return false;
-  wgrad_few_channels<FewChannelsAvx2, 3, 4>(s, gy, x, gw);
+  if (!few_channels_suits(s, Avx2::W)) return false;
+  wgrad_few_channels<Avx2, 3, 4>(s, gy, x, gw);
   return true;
 }
 

@@ -18,6 +18,7 @@
 #include "cpu/conv2d.h"
 #include "cpu/conv2d_igemm.h"
 #include "cpu/conv2d_few_channels_simd.h"
+#include "cpu/vec_avx512.h"
 #include "cpu/transpose_simd.h"
 
 namespace nnc::cpu {
@@ -440,27 +441,10 @@ bool conv_winograd_forward(const ConvShape& s, const float* x, const float* w, c
 
 }  // namespace
 
-namespace {
-
-struct FewChannelsAvx512 {
-  using R = __m512;
-  static constexpr int W = 16;
-  static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
-  static R set1(float v) { return _mm512_set1_ps(v); }
-  static R load(const float* p) { return _mm512_loadu_ps(p); }
-  static R load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
-  static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
-  static void store_n(float* p, R v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
-  static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
-  static float hsum(R v) { return _mm512_reduce_add_ps(v); }
-};
-
-}  // namespace
-
 void conv2d_forward_avx512(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                            const Activation<float>& act) {
-  if (few_channels_suits(s, FewChannelsAvx512::W) && s.C <= 3) {  // measured: the implicit GEMM wins from 4 channels
-    forward_few_channels<FewChannelsAvx512, 12, 2>(s, x, w, bias, y, act);
+  if (few_channels_suits(s, Avx512::W) && s.C <= 3) {  // measured: the implicit GEMM wins from 4 channels
+    forward_few_channels<Avx512, 12, 2>(s, x, w, bias, y, act);
     return;
   }
   if (conv_winograd_forward(s, x, w, bias, y, act)) return;
@@ -669,8 +653,8 @@ bool backward_weight_gathered(const ConvShape& s, const float* gy, const float* 
 }  // namespace
 
 bool conv2d_backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw) {
-  if (few_channels_suits(s, FewChannelsAvx512::W)) {
-    wgrad_few_channels<FewChannelsAvx512, 4, 6>(s, gy, x, gw);
+  if (few_channels_suits(s, Avx512::W)) {
+    wgrad_few_channels<Avx512, 4, 6>(s, gy, x, gw);
     return true;
   }
   const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, RS = s.R * s.S, PQ = s.P * s.Q, J = s.N * PQ;

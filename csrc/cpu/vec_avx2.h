@@ -1,5 +1,5 @@
 // The 8-lane float register type V of the element-wise SIMD bodies
-// (activation_simd.h, optim_simd.h); included only by the *_avx2.cpp files,
+// (activation_simd.h, optim_simd.h, conv2d_few_channels_simd.h); included only by the *_avx2.cpp files,
 // which alone are compiled with the ISA's flags.
 #pragma once
 #include <immintrin.h>
@@ -35,6 +35,12 @@ struct Avx2 {
   static R min(R a, R b) { return _mm256_min_ps(a, b); }
   static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static float hsum(R v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+  }
   static R fnmadd(R a, R b, R c) { return _mm256_fnmadd_ps(a, b, c); }
   static R round(R v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static R pow2n(R n) {

@@ -1,5 +1,5 @@
 // The 16-lane float register type V of the element-wise SIMD bodies
-// (activation_simd.h, optim_simd.h); included only by the *_avx512.cpp files,
+// (activation_simd.h, optim_simd.h, conv2d_few_channels_simd.h); included only by the *_avx512.cpp files,
 // which alone are compiled with the ISA's flags.
 #pragma once
 #include <immintrin.h>
@@ -33,6 +33,7 @@ struct Avx512 {
   static R min(R a, R b) { return _mm512_min_ps(a, b); }
   static R abs(R a) { return _mm512_abs_ps(a); }
   static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static float hsum(R v) { return _mm512_reduce_add_ps(v); }
   static R fnmadd(R a, R b, R c) { return _mm512_fnmadd_ps(a, b, c); }
   static R round(R v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static R pow2n(R n) { return _mm512_scalef_ps(_mm512_set1_ps(1.0f), n); }
