@@ -31,10 +31,10 @@ struct SgemmAvx2_6x16 {
       for (int j = 0; j < NB; ++j) dst[k * NB + j] = B[j * ldb + k];
   }
 
-  // C (m x n corner of a 6 x NB tile) = A (6 x kc) @ B panel (kc x NB) + beta * C.
+  // C (m x n corner of a Rows x NB tile, Rows = 2, 4 or 6) = A (Rows x kc) @ B panel (kc x NB) + beta * C.
   // A(r, k) is A[k * a_step + r] (a packed panel, a_step = MR, or a transposed A read
   // in place), or A[r * a_step + k] when RowStrided (rows of A read in place).
-  template <int NB, bool RowStrided>
+  template <int NB, bool RowStrided, int Rows = MR>
   static void micro(int64_t kc, const float* A, int64_t a_step, const float* B, float* C, int64_t ldc, float beta,
                     int m, int n) {
     constexpr bool wide = NB == 16;
@@ -62,28 +62,36 @@ struct SgemmAvx2_6x16 {
       a = _mm256_broadcast_ss(ar[1]);
       c10 = _mm256_fmadd_ps(a, b0, c10);
       if constexpr (wide) c11 = _mm256_fmadd_ps(a, b1, c11);
-      a = _mm256_broadcast_ss(ar[2]);
-      c20 = _mm256_fmadd_ps(a, b0, c20);
-      if constexpr (wide) c21 = _mm256_fmadd_ps(a, b1, c21);
-      a = _mm256_broadcast_ss(ar[3]);
-      c30 = _mm256_fmadd_ps(a, b0, c30);
-      if constexpr (wide) c31 = _mm256_fmadd_ps(a, b1, c31);
-      a = _mm256_broadcast_ss(ar[4]);
-      c40 = _mm256_fmadd_ps(a, b0, c40);
-      if constexpr (wide) c41 = _mm256_fmadd_ps(a, b1, c41);
-      a = _mm256_broadcast_ss(ar[5]);
-      c50 = _mm256_fmadd_ps(a, b0, c50);
-      if constexpr (wide) c51 = _mm256_fmadd_ps(a, b1, c51);
+      if constexpr (Rows > 2) {
+        a = _mm256_broadcast_ss(ar[2]);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        if constexpr (wide) c21 = _mm256_fmadd_ps(a, b1, c21);
+      }
+      if constexpr (Rows > 3) {
+        a = _mm256_broadcast_ss(ar[3]);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        if constexpr (wide) c31 = _mm256_fmadd_ps(a, b1, c31);
+      }
+      if constexpr (Rows > 4) {
+        a = _mm256_broadcast_ss(ar[4]);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        if constexpr (wide) c41 = _mm256_fmadd_ps(a, b1, c41);
+      }
+      if constexpr (Rows > 5) {
+        a = _mm256_broadcast_ss(ar[5]);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        if constexpr (wide) c51 = _mm256_fmadd_ps(a, b1, c51);
+      }
       A += step;
       a3 += step;
       B += NB;
     }
     const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     constexpr int NV = NB / 8;
-    if (m == MR && n == NB) {
+    if (m == Rows && n == NB) {
       __m256 vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
-      for (int r = 0; r < MR; ++r)
+      for (int r = 0; r < Rows; ++r)
         for (int v = 0; v < NV; ++v) {
           float* c = C + r * ldc + 8 * v;
           if (beta == 0.f) _mm256_storeu_ps(c, acc[r][v]);
@@ -92,7 +100,7 @@ struct SgemmAvx2_6x16 {
       return;
     }
     alignas(32) float tile[MR * NB];
-    for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < Rows; ++r)
       for (int v = 0; v < NV; ++v) _mm256_store_ps(tile + r * NB + 8 * v, acc[r][v]);
     store_partial<MR, NB>(tile, m, n, C, ldc, beta);
   }

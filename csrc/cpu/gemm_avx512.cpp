@@ -5,7 +5,6 @@
 
 #include "cpu/gemm.h"
 #include "cpu/gemm_blocked.h"
-#include "cpu/transpose_simd.h"
 
 namespace nnc::cpu {
 namespace {
@@ -15,31 +14,50 @@ struct SgemmAvx512_12x32 {
   static constexpr int64_t MC = 192, KC = 512, NC = 3072;
 
   // A panel NB (32 or 16) columns wide of a transposed B: dst[k][j] = B[j * ldb + k]
-  // for j < NB, in 16 x 16 blocks transposed in registers (a scalar loop for the last k % 16).
+  // for j < NB (a scalar loop for the last k % 16). Per 16 x 16 block: register
+  // x[a][q] holds, in lane l, row 4l + a at k = 4q..4q+3 (gathered by 128-bit loads,
+  // which spare the shuffle port), and an in-lane 4 x 4 transpose of x[0..3][q]
+  // yields the rows k = 4q..4q+3 of the panel.
   template <int NB>
   static void pack_b_transposed(int64_t kc, const float* B, int64_t ldb, float* dst) {
     int64_t k = 0;
     for (; k + 16 <= kc; k += 16)
       for (int half = 0; half < NB / 16; ++half) {
-        __m512 r[16];
-        for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(B + (half * 16 + i) * ldb + k);
-        nnc::simd::transpose16x16(r);
-        for (int i = 0; i < 16; ++i) _mm512_store_ps(dst + (k + i) * NB + half * 16, r[i]);
+        const float* src = B + half * 16 * ldb + k;
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+          __m512 x[4];
+#pragma GCC unroll 4
+          for (int a = 0; a < 4; ++a) {
+            const float* p = src + a * ldb + 4 * q;
+            __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(p));
+            v = _mm512_insertf32x4(v, _mm_loadu_ps(p + 4 * ldb), 1);
+            v = _mm512_insertf32x4(v, _mm_loadu_ps(p + 8 * ldb), 2);
+            x[a] = _mm512_insertf32x4(v, _mm_loadu_ps(p + 12 * ldb), 3);
+          }
+          __m512 t0 = _mm512_unpacklo_ps(x[0], x[1]), t1 = _mm512_unpackhi_ps(x[0], x[1]);
+          __m512 t2 = _mm512_unpacklo_ps(x[2], x[3]), t3 = _mm512_unpackhi_ps(x[2], x[3]);
+          float* out = dst + (k + 4 * q) * NB + half * 16;
+          _mm512_store_ps(out, _mm512_shuffle_ps(t0, t2, 0x44));
+          _mm512_store_ps(out + NB, _mm512_shuffle_ps(t0, t2, 0xEE));
+          _mm512_store_ps(out + 2 * NB, _mm512_shuffle_ps(t1, t3, 0x44));
+          _mm512_store_ps(out + 3 * NB, _mm512_shuffle_ps(t1, t3, 0xEE));
+        }
       }
     for (; k < kc; ++k)
       for (int j = 0; j < NB; ++j) dst[k * NB + j] = B[j * ldb + k];
   }
 
-  // C (m x n corner of a 12 x NB tile) = A (12 x kc) @ B panel (kc x NB) + beta * C.
+  // C (m x n corner of a Rows x NB tile, Rows = 4, 8 or 12) = A (Rows x kc) @ B panel (kc x NB) + beta * C.
   // A(r, k) is A[k * a_step + r] (a packed panel, a_step = MR, or a transposed A read
   // in place), or A[r * a_step + k] when RowStrided (rows of A read in place).
-  template <int NB, bool RowStrided>
+  template <int NB, bool RowStrided, int Rows = MR>
   static void micro(int64_t kc, const float* A, int64_t a_step, const float* B, float* C, int64_t ldc, float beta,
                     int m, int n) {
     constexpr int NV = NB / 16;
     __m512 acc[MR][NV];
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < Rows; ++r)
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
     for (int r = 0; r < m; ++r)
       for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc + 16 * v), _MM_HINT_T0);
@@ -53,7 +71,7 @@ struct SgemmAvx512_12x32 {
       for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(B + 16 * v);
       _mm_prefetch(reinterpret_cast<const char*>(B + 8 * NB), _MM_HINT_T0);
 #pragma GCC unroll 12
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         __m512 a;
         if constexpr (RowStrided) {
           const float* base = r < 4 ? A : r < 8 ? a4 : a8;
@@ -73,10 +91,10 @@ struct SgemmAvx512_12x32 {
       }
       B += NB;
     }
-    if (m == MR && n == NB) {
+    if (m == Rows && n == NB) {
       __m512 vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
-      for (int r = 0; r < MR; ++r)
+      for (int r = 0; r < Rows; ++r)
         for (int v = 0; v < NV; ++v) {
           float* c = C + r * ldc + 16 * v;
           if (beta == 0.f) _mm512_storeu_ps(c, acc[r][v]);
@@ -85,7 +103,7 @@ struct SgemmAvx512_12x32 {
       return;
     }
     alignas(64) float tile[MR * NB];
-    for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < Rows; ++r)
       for (int v = 0; v < NV; ++v) _mm512_store_ps(tile + r * NB + 16 * v, acc[r][v]);
     store_partial<MR, NB>(tile, m, n, C, ldc, beta);
   }

@@ -109,10 +109,17 @@ ABlock prepare_a(bool read_in_place, bool trans_a, int64_t mc, int64_t kc, const
 }
 
 // The m x n tile at row ir of the block: C = A rows @ B panel (NR or NR / 2 wide) + beta C.
+// A last partial tile runs a kernel of MR / 3 or 2 MR / 3 rows when m fits in it.
 template <class Kernel, int NB>
 void micro_tile(const ABlock& a, int64_t ir, const float* Bp, float* C, int64_t ldc, float beta, int m, int n) {
-  if (ir >= a.in_place)
-    Kernel::template micro<NB, false>(a.kc, a.Ap + (ir - a.in_place) * a.kc, Kernel::MR, Bp, C, ldc, beta, m, n);
+  constexpr int MR = Kernel::MR;
+  const float* Ap = a.Ap + (ir - a.in_place) * a.kc;
+  if (ir >= a.in_place && m <= MR / 3)  // a last partial tile: a third or two of the rows
+    Kernel::template micro<NB, false, MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+  else if (ir >= a.in_place && m <= 2 * MR / 3)
+    Kernel::template micro<NB, false, 2 * MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+  else if (ir >= a.in_place)
+    Kernel::template micro<NB, false>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
   else if (a.trans_a)
     Kernel::template micro<NB, false>(a.kc, a.A + ir, a.lda, Bp, C, ldc, beta, m, n);
   else
