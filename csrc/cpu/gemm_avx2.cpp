@@ -33,8 +33,8 @@ struct SgemmAvx2_6x16 {
 
   // C (m x n corner of a Rows x NB tile, Rows = 2, 4 or 6) = A (Rows x kc) @ B panel (kc x NB) + beta * C.
   // A(r, k) is A[k * a_step + r] (a packed panel, a_step = MR, or a transposed A read
-  // in place), or A[r * a_step + k] when RowStrided (rows of A read in place).
-  template <int NB, bool RowStrided, int Rows = MR>
+  // in place: Layout columns), or A[r * a_step + k] (Layout rows: rows of A read in place).
+  template <int NB, ALayout Layout, int Rows = MR>
   static void micro(int64_t kc, const float* A, int64_t a_step, const float* B, float* C, int64_t ldc, float beta,
                     int m, int n) {
     constexpr bool wide = NB == 16;
@@ -44,12 +44,16 @@ struct SgemmAvx2_6x16 {
     for (int r = 0; r < m; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
     const float* a3 = A + 3 * a_step;  // rows read in place: rows 3q + s at base q + s * a_step
     const int64_t s1 = a_step, s2 = 2 * a_step;
-    const int64_t step = RowStrided ? 1 : a_step;
+    const int64_t step = Layout == ALayout::rows ? 1 : a_step;
     for (int64_t k = 0; k < kc; ++k) {
       __m256 b0 = _mm256_load_ps(B), b1 = wide ? _mm256_load_ps(B + 8) : b0;
       _mm_prefetch(reinterpret_cast<const char*>(B + 8 * NB), _MM_HINT_T0);
+      if constexpr (Layout == ALayout::columns) {  // a line per k: strides too long for the hardware prefetcher
+        _mm_prefetch(reinterpret_cast<const char*>(A + kAheadK * a_step), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(A + kAheadK * a_step + Rows - 1), _MM_HINT_T0);
+      }
       const float* ar[MR] = {A, A + 1, A + 2, A + 3, A + 4, A + 5};
-      if constexpr (RowStrided) {
+      if constexpr (Layout == ALayout::rows) {
         ar[1] = A + s1;
         ar[2] = A + s2;
         ar[3] = a3;

@@ -50,8 +50,8 @@ struct SgemmAvx512_12x32 {
 
   // C (m x n corner of a Rows x NB tile, Rows = 4, 8 or 12) = A (Rows x kc) @ B panel (kc x NB) + beta * C.
   // A(r, k) is A[k * a_step + r] (a packed panel, a_step = MR, or a transposed A read
-  // in place), or A[r * a_step + k] when RowStrided (rows of A read in place).
-  template <int NB, bool RowStrided, int Rows = MR>
+  // in place: Layout columns), or A[r * a_step + k] (Layout rows: rows of A read in place).
+  template <int NB, ALayout Layout, int Rows = MR>
   static void micro(int64_t kc, const float* A, int64_t a_step, const float* B, float* C, int64_t ldc, float beta,
                     int m, int n) {
     constexpr int NV = NB / 16;
@@ -70,10 +70,14 @@ struct SgemmAvx512_12x32 {
       __m512 b[NV];
       for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(B + 16 * v);
       _mm_prefetch(reinterpret_cast<const char*>(B + 8 * NB), _MM_HINT_T0);
+      if constexpr (Layout == ALayout::columns) {  // a line per k: strides too long for the hardware prefetcher
+        _mm_prefetch(reinterpret_cast<const char*>(A + kAheadK * a_step), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(A + kAheadK * a_step + Rows - 1), _MM_HINT_T0);
+      }
 #pragma GCC unroll 12
       for (int r = 0; r < Rows; ++r) {
         __m512 a;
-        if constexpr (RowStrided) {
+        if constexpr (Layout == ALayout::rows) {
           const float* base = r < 4 ? A : r < 8 ? a4 : a8;
           int s = r & 3;
           a = _mm512_set1_ps(s == 0 ? base[0] : s == 1 ? base[s1] : s == 2 ? base[s2] : base[s3]);
@@ -82,7 +86,7 @@ struct SgemmAvx512_12x32 {
         }
         for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
       }
-      if constexpr (RowStrided) {
+      if constexpr (Layout == ALayout::rows) {
         ++A;
         ++a4;
         ++a8;

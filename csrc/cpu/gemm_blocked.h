@@ -76,6 +76,12 @@ void pack_b(bool trans_b, int64_t kc, int64_t nc, const float* B, int64_t ldb, f
   }
 }
 
+// How a micro-kernel reads A(r, k): packed panels (A[k * MR + r]), a transposed
+// A in place (columns: A[k * lda + r]) or A's rows in place (rows: A[r * lda + k]).
+enum class ALayout { packed, columns, rows };
+// With A read in place by columns, the micro-kernel prefetches the A line this many k ahead.
+constexpr int64_t kAheadK = 8;
+
 // Writes an m x n corner of a full MR x NR tile: C = acc + beta * C.
 template <int MR, int NR>
 void store_partial(const float* acc, int m, int n, float* C, int64_t ldc, float beta) {
@@ -115,15 +121,15 @@ void micro_tile(const ABlock& a, int64_t ir, const float* Bp, float* C, int64_t 
   constexpr int MR = Kernel::MR;
   const float* Ap = a.Ap + (ir - a.in_place) * a.kc;
   if (ir >= a.in_place && m <= MR / 3)  // a last partial tile: a third or two of the rows
-    Kernel::template micro<NB, false, MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+    Kernel::template micro<NB, ALayout::packed, MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
   else if (ir >= a.in_place && m <= 2 * MR / 3)
-    Kernel::template micro<NB, false, 2 * MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+    Kernel::template micro<NB, ALayout::packed, 2 * MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
   else if (ir >= a.in_place)
-    Kernel::template micro<NB, false>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+    Kernel::template micro<NB, ALayout::packed>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
   else if (a.trans_a)
-    Kernel::template micro<NB, false>(a.kc, a.A + ir, a.lda, Bp, C, ldc, beta, m, n);
+    Kernel::template micro<NB, ALayout::columns>(a.kc, a.A + ir, a.lda, Bp, C, ldc, beta, m, n);
   else
-    Kernel::template micro<NB, true>(a.kc, a.A + ir * a.lda, a.lda, Bp, C, ldc, beta, m, n);
+    Kernel::template micro<NB, ALayout::rows>(a.kc, a.A + ir * a.lda, a.lda, Bp, C, ldc, beta, m, n);
 }
 
 template <class Kernel>
