@@ -287,7 +287,7 @@ def test_epilogue_on_narrow_and_small_m_paths(each_isa, rng, kind):
             nncore.set_num_threads(threads)
             for m, n, k in [(37, 16, 520), (250, 40, 33), (9, 100, 70), (64, 13, 600), (500, 64, 64)]:
                 x = rng.standard_normal((m, k)).astype(np.float32)
-                w = rng.standard_normal((n, k)).astype(np.float32) / np.sqrt(k)
+                w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
                 bias = rng.standard_normal(n).astype(np.float32)
                 got = ops.linear(x, w, bias, activation=kind, out=poisoned((m, n)))
                 z = x.astype(np.float64) @ w.T.astype(np.float64) + bias
