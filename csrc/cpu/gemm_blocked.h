@@ -110,7 +110,8 @@ template <int MR>
 ABlock prepare_a(bool read_in_place, bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, float alpha,
                  float* Ap) {
   int64_t in_place = read_in_place ? mc / MR * MR : 0;
-  if (in_place < mc) pack_a<MR>(trans_a, mc - in_place, kc, trans_a ? A + in_place : A + in_place * lda, lda, alpha, Ap);
+  if (in_place < mc)
+    pack_a<MR>(trans_a, mc - in_place, kc, trans_a ? A + in_place : A + in_place * lda, lda, alpha, Ap);
   return {A, lda, kc, in_place, trans_a, Ap};
 }
 
