@@ -294,3 +294,21 @@ def test_epilogue_on_narrow_and_small_m_paths(each_isa, rng, kind):
                 np.testing.assert_allclose(got, ref_act(z, kind), rtol=1e-4, atol=1e-4 * np.sqrt(k))
     finally:
         nncore.set_num_threads(before)
+
+
+# Narrow N on two threads: each thread runs the serial driver on its own rows, with
+# its own packed B; the result must be bit-identical to one thread and correct.
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_narrow_n_row_split_matches_one_thread(each_isa, rng, trans_a):
+    before = nncore.get_num_threads()
+    try:
+        for m, n, k in [(700, 20, 300), (1000, 64, 530), (390, 33, 700)]:
+            a, b = operands(rng, m, n, k, trans_a, False)
+            nncore.set_num_threads(2)
+            two = ops.gemm(a, b, trans_a=trans_a, out=poisoned((m, n)))
+            nncore.set_num_threads(1)
+            one = ops.gemm(a, b, trans_a=trans_a, out=poisoned((m, n)))
+            assert np.array_equal(one, two)
+            assert_close(two, reference(a, b, trans_a, False, 1.0, 0.0, None), k, magnitude(a, b, trans_a, False))
+    finally:
+        nncore.set_num_threads(before)

@@ -248,9 +248,10 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
   }
 }
 
-// Splits C into one block of rows (B slabs shared) or of columns (each thread
-// runs the serial driver on its own columns) per thread; every element is
-// summed in the same order whatever the thread count.
+// Splits C into one block of rows (B slabs shared; with narrow N, each thread
+// runs the serial driver on its own rows) or of columns (the serial driver on
+// each thread's columns) per thread; every element is summed in the same order
+// whatever the thread count.
 template <class Kernel>
 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
@@ -273,8 +274,21 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
     sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
     return;
   }
-  if (split_m) {
+  if (split_m && N > kAInPlacePanels * NR) {
     sgemm_rows_parallel<Kernel>(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+    return;
+  }
+  if (split_m) {  // narrow N: each thread packs its own (small) B and runs with no barrier
+#pragma omp parallel num_threads(nt)
+    {
+      auto [t, threads] = nnc::team_slot();
+      int64_t i0 = std::min(M, tiles * t / threads * MR), i1 = std::min(M, tiles * (t + 1) / threads * MR);
+      SgemmEpilogue rows = ep;  // this thread's rows start at i0
+      if (ep.bias && ep.bias_per_row) rows.bias = ep.bias + i0;
+      if (i1 > i0)
+        sgemm_serial<Kernel>(trans_a, trans_b, i1 - i0, N, K, alpha, trans_a ? A + i0 : A + i0 * lda, lda, B, ldb,
+                             beta, C + i0 * ldc, ldc, rows);
+    }
     return;
   }
 #pragma omp parallel num_threads(nt)
