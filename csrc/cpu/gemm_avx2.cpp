@@ -44,7 +44,7 @@ struct SgemmAvx2_6x16 {
     for (int r = 0; r < m; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
     const float* a3 = A + 3 * a_step;  // rows read in place: rows 3q + s at base q + s * a_step
     const int64_t s1 = a_step, s2 = 2 * a_step;
-    const int64_t step = Layout == ALayout::rows ? 1 : a_step;
+    const int64_t step = Layout == ALayout::rows ? 1 : Layout == ALayout::packed ? MR : a_step;
     for (int64_t k = 0; k < kc; ++k) {
       __m256 b0 = _mm256_load_ps(B), b1 = wide ? _mm256_load_ps(B + 8) : b0;
       _mm_prefetch(reinterpret_cast<const char*>(B + 8 * NB), _MM_HINT_T0);

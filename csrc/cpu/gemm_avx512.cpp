@@ -91,7 +91,7 @@ struct SgemmAvx512_12x32 {
         ++a4;
         ++a8;
       } else {
-        A += a_step;
+        A += Layout == ALayout::packed ? MR : a_step;
       }
       B += NB;
     }
