@@ -230,3 +230,85 @@ def test_front_door_never_crashes(sa, sb, da, db, ta, tb, step):
     want = reference(a, b, ta, tb, 1.0, 0.0, None)
     assert out.shape == want.shape
     np.testing.assert_allclose(out, want, rtol=1e-5)
+
+
+# Narrow N (at most two 32-column panels, alpha 1): A is read in place by rows or
+# by columns, only a last partial row tile packed; a last panel of at most 16 (AVX2: 8)
+# columns runs the half-width kernel; a last partial row tile the 1/3 or 2/3-height one.
+# M past one 192-row block and K past one 512-deep k block; beta != 0 reads C back.
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (1.0, 0.5), (-0.75, 0.0)])
+def test_narrow_n_and_row_remainders(each_isa, rng, trans_a, trans_b, alpha, beta):
+    cases = [(12, 16, 9), (25, 8, 33), (37, 17, 520), (200, 31, 64), (401, 33, 17), (64, 48, 600),
+             (26, 64, 70), (13, 65, 40), (34, 1, 515), (100, 5, 7)]
+    for m, n, k in cases:
+        a, b = operands(rng, m, n, k, trans_a, trans_b)
+        c = rng.standard_normal((m, n)).astype(np.float32)
+        out = c.copy() if beta else poisoned((m, n))
+        ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta, out=out)
+        want = reference(a, b, trans_a, trans_b, alpha, beta, c)
+        assert_close(out, want, k, magnitude(a, b, trans_a, trans_b, alpha, beta, c if beta else None))
+
+
+# Small M with wide N: every B panel packed on its own (transposed B through the
+# 128-bit-load transposes) and the row remainders (M mod 12 of 1..11; AVX2: M mod 6).
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_small_m_wide_n(each_isa, rng, trans_b):
+    for m in [1, 4, 5, 8, 9, 11, 13, 20, 32, 64, 70]:
+        n, k = 300 + m, 48 + 7 * m
+        a, b = operands(rng, m, n, k, False, trans_b)
+        out = poisoned((m, n))
+        ops.gemm(a, b, trans_b=trans_b, out=out)
+        assert_close(out, reference(a, b, False, trans_b, 1.0, 0.0, None), k, magnitude(a, b, False, trans_b))
+
+
+# A view with a leading dimension larger than its rows: the in-place readers must
+# step by lda, not by K (or M), and never touch the columns outside the view.
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_in_place_a_with_padded_leading_dimension(each_isa, rng, trans_a):
+    m, n, k = 50, 24, 70
+    full = rng.standard_normal((k, m + 9) if trans_a else (m, k + 9)).astype(np.float32)
+    a = full[:, :m] if trans_a else full[:, :k]
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    out = poisoned((m, n))
+    ops.gemm(a, b, trans_a=trans_a, out=out)
+    assert_close(out, reference(a, b, trans_a, False, 1.0, 0.0, None), k, magnitude(a, b, trans_a, False))
+
+
+# The epilogue (bias per column, activation) on the new paths: narrow N with A in
+# place, half-width panels, partial row tiles, more than one k block, every thread count.
+@pytest.mark.parametrize("kind", ["tanh", "relu6"])
+def test_epilogue_on_narrow_and_small_m_paths(each_isa, rng, kind):
+    from test_epilogue import ref_act
+    before = nncore.get_num_threads()
+    try:
+        for threads in (1, 2):
+            nncore.set_num_threads(threads)
+            for m, n, k in [(37, 16, 520), (250, 40, 33), (9, 100, 70), (64, 13, 600), (500, 64, 64)]:
+                x = rng.standard_normal((m, k)).astype(np.float32)
+                w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
+                bias = rng.standard_normal(n).astype(np.float32)
+                got = ops.linear(x, w, bias, activation=kind, out=poisoned((m, n)))
+                z = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+                np.testing.assert_allclose(got, ref_act(z, kind), rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    finally:
+        nncore.set_num_threads(before)
+
+
+# Narrow N on two threads: each thread runs the serial driver on its own rows, with
+# its own packed B; the result must be bit-identical to one thread and correct.
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_narrow_n_row_split_matches_one_thread(each_isa, rng, trans_a):
+    before = nncore.get_num_threads()
+    try:
+        for m, n, k in [(700, 20, 300), (1000, 64, 530), (390, 33, 700)]:
+            a, b = operands(rng, m, n, k, trans_a, False)
+            nncore.set_num_threads(2)
+            two = ops.gemm(a, b, trans_a=trans_a, out=poisoned((m, n)))
+            nncore.set_num_threads(1)
+            one = ops.gemm(a, b, trans_a=trans_a, out=poisoned((m, n)))
+            assert np.array_equal(one, two)
+            assert_close(two, reference(a, b, trans_a, False, 1.0, 0.0, None), k, magnitude(a, b, trans_a, False))
+    finally:
+        nncore.set_num_threads(before)

@@ -42,33 +42,45 @@ void pack_a(bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, f
   }
 }
 
-// B slab (kc x nc) -> panels of NR columns: panel[k][NR], zero-padded. Full
-// panels of a transposed B go through the twin's in-register transposes.
-template <class Kernel>
-void pack_b(bool trans_b, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* dst) {
-  constexpr int NR = Kernel::NR;
-  for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
-    int64_t n = std::min<int64_t>(NR, nc - jr);
-    if (trans_b && n == NR) {
-      Kernel::pack_b_transposed(kc, B + jr * ldb, ldb, dst);
-    } else if (trans_b) {  // B(k, j) = B[j * ldb + k]
-      for (int64_t j = 0; j < n; ++j) {
-        const float* src = B + (jr + j) * ldb;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
-      }
-      for (int64_t j = n; j < NR; ++j)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
-    } else if (n == NR) {
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + jr, NR * sizeof(float));
-    } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = B + k * ldb + jr;
-        for (int64_t j = 0; j < n; ++j) dst[k * NR + j] = src[j];
-        for (int64_t j = n; j < NR; ++j) dst[k * NR + j] = 0.f;
-      }
+// One B panel (kc x n, n <= NB) -> panel[k][NB], zero-padded. A full panel of a
+// transposed B goes through the twin's in-register transposes.
+template <class Kernel, int NB>
+void pack_b_panel(bool trans_b, int64_t kc, int64_t n, const float* B, int64_t ldb, float* dst) {
+  if (trans_b && n == NB) {
+    Kernel::template pack_b_transposed<NB>(kc, B, ldb, dst);
+  } else if (trans_b) {  // B(k, j) = B[j * ldb + k]
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t k = 0; k < kc; ++k) dst[k * NB + j] = B[j * ldb + k];
+    for (int64_t j = n; j < NB; ++j)
+      for (int64_t k = 0; k < kc; ++k) dst[k * NB + j] = 0.f;
+  } else if (n == NB) {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NB, B + k * ldb, NB * sizeof(float));
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t j = 0; j < n; ++j) dst[k * NB + j] = B[k * ldb + j];
+      for (int64_t j = n; j < NB; ++j) dst[k * NB + j] = 0.f;
     }
   }
 }
+
+// B slab (kc x nc) -> panels of NR columns at dst + jr * kc; a last panel of at
+// most NR / 2 columns is packed NR / 2 wide (the half-width micro-kernel runs it).
+template <class Kernel>
+void pack_b(bool trans_b, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* dst) {
+  constexpr int NR = Kernel::NR;
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    int64_t n = std::min<int64_t>(NR, nc - jr);
+    const float* src = trans_b ? B + jr * ldb : B + jr;
+    if (n > NR / 2) pack_b_panel<Kernel, NR>(trans_b, kc, n, src, ldb, dst + jr * kc);
+    else pack_b_panel<Kernel, NR / 2>(trans_b, kc, n, src, ldb, dst + jr * kc);
+  }
+}
+
+// How a micro-kernel reads A(r, k): packed panels (A[k * MR + r]), a transposed
+// A in place (columns: A[k * lda + r]) or A's rows in place (rows: A[r * lda + k]).
+enum class ALayout { packed, columns, rows };
+// With A read in place by columns, the micro-kernel prefetches the A line this many k ahead.
+constexpr int64_t kAheadK = 8;
 
 // Writes an m x n corner of a full MR x NR tile: C = acc + beta * C.
 template <int MR, int NR>
@@ -78,6 +90,53 @@ void store_partial(const float* acc, int m, int n, float* C, int64_t ldc, float 
       float* c = C + r * ldc + j;
       *c = beta == 0.f ? acc[r * NR + j] : acc[r * NR + j] + beta * *c;
     }
+}
+
+// Up to this many B panels per slab, and with alpha 1, the micro-kernel reads the full
+// MR-row tiles of A in place: each A element then meets too few B columns to repay
+// packing it (narrow N: the A block is the large operand, used once).
+constexpr int64_t kAInPlacePanels = 2;
+
+// The A rows [ic, ic + mc) of one k block, as the micro-kernel reads them: the
+// first in_place rows (whole MR tiles) from A itself, the rest from packed panels.
+struct ABlock {
+  const float* A;  // A(ic, pc)
+  int64_t lda, kc, in_place;
+  bool trans_a;
+  const float* Ap;  // packed panels of rows [ic + in_place, ic + mc)
+};
+
+template <int MR>
+ABlock prepare_a(bool read_in_place, bool trans_a, int64_t mc, int64_t kc, const float* A, int64_t lda, float alpha,
+                 float* Ap) {
+  int64_t in_place = read_in_place ? mc / MR * MR : 0;
+  if (in_place < mc)
+    pack_a<MR>(trans_a, mc - in_place, kc, trans_a ? A + in_place : A + in_place * lda, lda, alpha, Ap);
+  return {A, lda, kc, in_place, trans_a, Ap};
+}
+
+// The m x n tile at row ir of the block: C = A rows @ B panel (NR or NR / 2 wide) + beta C.
+// A last partial tile runs a kernel of MR / 3 or 2 MR / 3 rows when m fits in it.
+template <class Kernel, int NB>
+void micro_tile(const ABlock& a, int64_t ir, const float* Bp, float* C, int64_t ldc, float beta, int m, int n) {
+  constexpr int MR = Kernel::MR;
+  const float* Ap = a.Ap + (ir - a.in_place) * a.kc;
+  if (ir >= a.in_place && m <= MR / 3)  // a last partial tile: a third or two of the rows
+    Kernel::template micro<NB, ALayout::packed, MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+  else if (ir >= a.in_place && m <= 2 * MR / 3)
+    Kernel::template micro<NB, ALayout::packed, 2 * MR / 3>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+  else if (ir >= a.in_place)
+    Kernel::template micro<NB, ALayout::packed>(a.kc, Ap, MR, Bp, C, ldc, beta, m, n);
+  else if (a.trans_a)
+    Kernel::template micro<NB, ALayout::columns>(a.kc, a.A + ir, a.lda, Bp, C, ldc, beta, m, n);
+  else
+    Kernel::template micro<NB, ALayout::rows>(a.kc, a.A + ir * a.lda, a.lda, Bp, C, ldc, beta, m, n);
+}
+
+template <class Kernel>
+void micro_tile(const ABlock& a, int64_t ir, const float* Bp, float* C, int64_t ldc, float beta, int m, int n) {
+  if (n > Kernel::NR / 2) micro_tile<Kernel, Kernel::NR>(a, ir, Bp, C, ldc, beta, m, n);
+  else micro_tile<Kernel, Kernel::NR / 2>(a, ir, Bp, C, ldc, beta, m, n);
 }
 
 using SgemmEpilogue = nnc::cpu::Epilogue<float>;
@@ -90,15 +149,17 @@ void sweep_rows(bool trans_a, int64_t i0, int64_t i1, int64_t jc, int64_t nc, in
                 const SgemmEpilogue& ep, bool last_k) {
   const bool epilogue = last_k && ep.active();
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  const bool a_in_place = alpha == 1.f && nc <= kAInPlacePanels * NR;
   for (int64_t ic = i0; ic < i1; ic += Kernel::MC) {
     int64_t mc = std::min<int64_t>(Kernel::MC, i1 - ic);
-    pack_a<MR>(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, alpha, Ap);
+    ABlock a = prepare_a<MR>(a_in_place, trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda,
+                             alpha, Ap);
     for (int64_t jr = 0; jr < nc; jr += NR) {
       int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
       for (int64_t ir = 0; ir < mc; ir += MR) {
         int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
         float* tile = C + (ic + ir) * ldc + jc + jr;
-        Kernel::micro(kc, Ap + ir * kc, Bp + jr * kc, tile, ldc, beta_k, m, n);
+        micro_tile<Kernel>(a, ir, Bp + jr * kc, tile, ldc, beta_k, m, n);
         if (epilogue) apply_epilogue(ep, tile, ldc, ic + ir, jc + jr, m, n);
       }
     }
@@ -155,10 +216,11 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
     // packed into a buffer that stays in L1 / L2 and used at once by every row tile.
     nnc::Workspace panel(NR * KC * sizeof(float));
     float* Bp = panel.as<float>();
+    const bool a_in_place = alpha == 1.f && N <= kAInPlacePanels * NR;
     for (int64_t pc = 0; pc < K; pc += KC) {
       int64_t kc = std::min(KC, K - pc);
-      float* Ap = a_pack.as<float>();
-      pack_a<MR>(trans_a, M, kc, trans_a ? A + pc * lda : A + pc, lda, alpha, Ap);
+      ABlock a = prepare_a<MR>(a_in_place, trans_a, M, kc, trans_a ? A + pc * lda : A + pc, lda, alpha,
+                               a_pack.as<float>());
       float beta_k = pc == 0 ? beta : 1.f;
       const bool epilogue = pc + kc == K && ep.active();
       for (int64_t jr = 0; jr < N; jr += NR) {
@@ -167,7 +229,7 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
         for (int64_t ir = 0; ir < M; ir += MR) {
           int m = static_cast<int>(std::min<int64_t>(MR, M - ir));
           float* tile = C + ir * ldc + jr;
-          Kernel::micro(kc, Ap + ir * kc, Bp, tile, ldc, beta_k, m, n);
+          micro_tile<Kernel>(a, ir, Bp, tile, ldc, beta_k, m, n);
           if (epilogue) apply_epilogue(ep, tile, ldc, ir, jr, m, n);
         }
       }
@@ -186,9 +248,10 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
   }
 }
 
-// Splits C into one block of rows (B slabs shared) or of columns (each thread
-// runs the serial driver on its own columns) per thread; every element is
-// summed in the same order whatever the thread count.
+// Splits C into one block of rows (B slabs shared; with narrow N, each thread
+// runs the serial driver on its own rows) or of columns (the serial driver on
+// each thread's columns) per thread; every element is summed in the same order
+// whatever the thread count.
 template <class Kernel>
 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
@@ -211,8 +274,21 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
     sgemm_serial<Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
     return;
   }
-  if (split_m) {
+  if (split_m && N > kAInPlacePanels * NR) {
     sgemm_rows_parallel<Kernel>(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+    return;
+  }
+  if (split_m) {  // narrow N: each thread packs its own (small) B and runs with no barrier
+#pragma omp parallel num_threads(nt)
+    {
+      auto [t, threads] = nnc::team_slot();
+      int64_t i0 = std::min(M, tiles * t / threads * MR), i1 = std::min(M, tiles * (t + 1) / threads * MR);
+      SgemmEpilogue rows = ep;  // this thread's rows start at i0
+      if (ep.bias && ep.bias_per_row) rows.bias = ep.bias + i0;
+      if (i1 > i0)
+        sgemm_serial<Kernel>(trans_a, trans_b, i1 - i0, N, K, alpha, trans_a ? A + i0 : A + i0 * lda, lda, B, ldb,
+                             beta, C + i0 * ldc, ldc, rows);
+    }
     return;
   }
 #pragma omp parallel num_threads(nt)

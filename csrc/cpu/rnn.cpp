@@ -221,7 +221,9 @@ void matmul_grad_w(int64_t rows, int64_t G, int64_t F, const T* dG, int64_t ldg,
 // every step, or to many rows at once: when `reused` and a SIMD twin runs, it
 // is packed once per call, and the register-tiled kernel reads the other
 // operand in place (no step, and no large operand, pays GEMM packing).
-// Otherwise: the small-row kernels or nnc::cpu::gemm.
+// Otherwise: the small-row kernels or nnc::cpu::gemm. A single step (a cell)
+// is not `reused`: gemm packs each panel of W while it is in cache, and uses it
+// at once, instead of writing all of W packed to memory and reading it back.
 template <typename T>
 class WeightOperand {
  public:
@@ -345,8 +347,9 @@ void lstm_forward(const LstmForward<T>& a) {
     return;
   }
   // saved[t][:, 0:4H] = x_t @ W_ih^T for every step at once
-  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.saved, S);
-  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1 || N > kSmallRows);
+  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps > 1 && a.steps * N > kSmallRows)
+      .mul(a.steps * N, a.x, a.I, false, a.saved, S);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1);
   over_batch_rows(N, N * G * H, [&](int64_t n0, int64_t n1) {
     for (int64_t t = 0; t < a.steps; ++t) {
       T* gates = a.saved + (t * N + n0) * S;
@@ -410,9 +413,10 @@ void gru_forward(const GruForward<T>& a) {
     copy_or_zero(a.h_n, a.h0, N * H);
     return;
   }
-  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.saved, S);
+  WeightOperand<T>(a.w_ih, true, a.I, G, a.steps > 1 && a.steps * N > kSmallRows)
+      .mul(a.steps * N, a.x, a.I, false, a.saved, S);
   Workspace gh_ws(sizeof(T) * N * G);
-  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1 || N > kSmallRows);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, G, a.steps > 1);
   over_batch_rows(N, N * G * H, [&](int64_t n0, int64_t n1) {
     T* gh = gh_ws.as<T>() + n0 * G;
     for (int64_t t = 0; t < a.steps; ++t) {
@@ -466,8 +470,9 @@ void rnn_forward(const RnnForward<T>& a) {
     copy_or_zero(a.h_n, a.h0, N * H);
     return;
   }
-  WeightOperand<T>(a.w_ih, true, a.I, H, a.steps * N > kSmallRows).mul(a.steps * N, a.x, a.I, false, a.y, H);
-  WeightOperand<T> w_hh_t(a.w_hh, true, H, H, a.steps > 1 || N > kSmallRows);
+  WeightOperand<T>(a.w_ih, true, a.I, H, a.steps > 1 && a.steps * N > kSmallRows)
+      .mul(a.steps * N, a.x, a.I, false, a.y, H);
+  WeightOperand<T> w_hh_t(a.w_hh, true, H, H, a.steps > 1);
   over_batch_rows(N, N * H * H, [&](int64_t n0, int64_t n1) {
     for (int64_t t = 0; t < a.steps; ++t) {
       T* h = a.y + (t * N + n0) * H;

@@ -37,8 +37,8 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
                                  f"got {x.ndim}-D of shape {x.shape}")
         m = a.shape[-1] if trans_a else a.shape[-2]
         n = b.shape[-2] if trans_b else b.shape[-1]
-        batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
-        shape = (batch, m, n) if 3 in (a.ndim, b.ndim) else (m, n)
+        batches = [x.shape[0] for x in (a, b) if x.ndim == 3]
+        shape = (max(batches), m, n) if batches else (m, n)
         out = empty(shape, a.dtype, like=a)
     a, trans_a = _as_row_major(a, trans_a)
     b, trans_b = _as_row_major(b, trans_b)
