@@ -137,6 +137,35 @@ class Case:
         self.nncore_step = self.nncore_infer = self.torch_step = self.torch_infer = None
 
 
+def _train_step(model, opt, loss_of, clip=None):
+    """One training step in either framework: loss_of() gives the loss tensor; clip(params)
+    clips the gradients before the update. Returns the loss as a float."""
+
+    def step():
+        model.train()
+        loss = loss_of()
+        opt.zero_grad()
+        loss.backward()
+        if clip is not None:
+            clip(model.parameters(), 1.0)
+        opt.step()
+        return float(loss.item())
+
+    return step
+
+
+def _inference(model, no_grad, output_sum):
+    """One eval-mode forward in either framework without a graph: output_sum() gives the
+    sum of the outputs (a checksum)."""
+
+    def infer():
+        model.eval()
+        with no_grad():
+            return float(output_sum())
+
+    return infer
+
+
 def _classifier_case(name, build, shape, classes, lr=0.01, adam=False):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -147,41 +176,15 @@ def _classifier_case(name, build, shape, classes, lr=0.01, adam=False):
     make_opt = (lambda p: optim.Adam(p, lr=1e-3)) if adam else (
         lambda p: optim.SGD(p, lr=lr, momentum=0.9, weight_decay=5e-4))
     opt, xt, yt = make_opt(model.parameters()), nncore.tensor(x), nncore.tensor(y)
-
-    def step():
-        model.train()
-        loss = F.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return float(loss.item())
-
-    def infer():
-        model.eval()
-        with nncore.no_grad():
-            return float(model(xt).sum().item())
-
-    case.nncore_step, case.nncore_infer = step, infer
+    case.nncore_step = _train_step(model, opt, lambda: F.cross_entropy(model(xt), yt))
+    case.nncore_infer = _inference(model, nncore.no_grad, lambda: model(xt).sum().item())
     if torch is not None:
         tmodel = twin(model)
         topt = (torch.optim.Adam(tmodel.parameters(), lr=1e-3) if adam else
                 torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4))
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-        def tstep():
-            tmodel.train()
-            loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
-            topt.zero_grad()
-            loss.backward()
-            topt.step()
-            return float(loss.item())
-
-        def tinfer():
-            tmodel.eval()
-            with torch.no_grad():
-                return float(tmodel(tx).sum().item())
-
-        case.torch_step, case.torch_infer = tstep, tinfer
+        case.torch_step = _train_step(tmodel, topt, lambda: torch.nn.functional.cross_entropy(tmodel(tx), ty))
+        case.torch_infer = _inference(tmodel, torch.no_grad, lambda: tmodel(tx).sum().item())
     return case
 
 
@@ -273,38 +276,17 @@ def _sequence_case(name, model, tmodel, forward, tforward, tokens, targets, voca
     opt = optim.Adam(model.parameters(), lr=1e-3)
     xs = [nncore.tensor(t) for t in tokens]
     y = nncore.tensor(targets.reshape(-1))
-
-    def step():
-        loss = F.cross_entropy(forward(*xs).reshape(-1, vocab), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return float(loss.item())
-
-    def infer():
-        with nncore.no_grad():
-            return float(forward(*xs).sum().item())
-
-    case.nncore_step, case.nncore_infer = step, infer
+    case.nncore_step = _train_step(model, opt, lambda: F.cross_entropy(forward(*xs).reshape(-1, vocab), y),
+                                   nn.utils.clip_grad_norm_)
+    case.nncore_infer = _inference(model, nncore.no_grad, lambda: forward(*xs).sum().item())
     if tmodel is not None:
         topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
         txs = [torch.from_numpy(t) for t in tokens]
         ty = torch.from_numpy(targets.reshape(-1))
-
-        def tstep():
-            loss = torch.nn.functional.cross_entropy(tforward(*txs).reshape(-1, vocab), ty)
-            topt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 1.0)
-            topt.step()
-            return float(loss.item())
-
-        def tinfer():
-            with torch.no_grad():
-                return float(tforward(*txs).sum().item())
-
-        case.torch_step, case.torch_infer = tstep, tinfer
+        case.torch_step = _train_step(
+            tmodel, topt, lambda: torch.nn.functional.cross_entropy(tforward(*txs).reshape(-1, vocab), ty),
+            torch.nn.utils.clip_grad_norm_)
+        case.torch_infer = _inference(tmodel, torch.no_grad, lambda: tforward(*txs).sum().item())
     return case
 
 
@@ -384,22 +366,16 @@ def case_ssd_small():
     x = nncore.tensor(images)
     case = Case("ssd_small")
 
-    def step():
-        model.train()
+    def loss_of():
         loss_l, loss_c = criterion(model(x), targets)
-        loss = loss_l + loss_c
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return float(loss.item())
+        return loss_l + loss_c
 
-    def infer():
-        model.eval()
-        with nncore.no_grad():
-            loc, conf = model(x)
-            return float(loc.sum().item() + conf.sum().item())
+    def output_sum():
+        loc, conf = model(x)
+        return loc.sum().item() + conf.sum().item()
 
-    case.nncore_step, case.nncore_infer = step, infer
+    case.nncore_step = _train_step(model, opt, loss_of)
+    case.nncore_infer = _inference(model, nncore.no_grad, output_sum)
     if torch is not None:
         from twins_ssd import torch_multibox_loss, torch_ssd_small
 
@@ -407,22 +383,16 @@ def case_ssd_small():
         topt = torch.optim.Adam(tmodel.parameters(), lr=1e-4)
         tx = torch.from_numpy(images)
 
-        def tstep():
-            tmodel.train()
+        def torch_loss_of():
             loss_l, loss_c = torch_multibox_loss(torch, *tmodel(tx), targets, model.priors)
-            loss = loss_l + loss_c
-            topt.zero_grad()
-            loss.backward()
-            topt.step()
-            return float(loss.item())
+            return loss_l + loss_c
 
-        def tinfer():
-            tmodel.eval()
-            with torch.no_grad():
-                loc, conf = tmodel(tx)
-                return float(loc.sum().item() + conf.sum().item())
+        def torch_output_sum():
+            loc, conf = tmodel(tx)
+            return loc.sum().item() + conf.sum().item()
 
-        case.torch_step, case.torch_infer = tstep, tinfer
+        case.torch_step = _train_step(tmodel, topt, torch_loss_of)
+        case.torch_infer = _inference(tmodel, torch.no_grad, torch_output_sum)
     return case
 
 

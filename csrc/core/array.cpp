@@ -207,4 +207,17 @@ void check_no_overlap(const Array& out, const Array& in, const char* op, const c
   NNC_CHECK(a.second <= b.first || b.second <= a.first, op, ": ", arg_out, " must not share memory with ", arg_in);
 }
 
+void check_like(const Array& a, const Array& like, const char* op, const char* arg, const char* arg_like) {
+  check_same_dtype(like, a, op, arg_like, arg);
+  check_same_device(like, a, op, arg_like, arg);
+  check_contiguous(a, op, arg);
+  check_shape(a, like.shape, op, arg);
+}
+
+void check_alias_or_disjoint(const Array& out, const Array& in, const char* op, const char* arg_out,
+                             const char* arg_in) {
+  if (out.data == in.data && out.shape == in.shape && out.dtype == in.dtype) return;
+  check_no_overlap(out, in, op, arg_out, arg_in);
+}
+
 }  // namespace nnc

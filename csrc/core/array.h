@@ -49,5 +49,10 @@ void check_shape(const Array& a, const std::vector<int64_t>& shape, const char* 
 void check_same_device(const Array& a, const Array& b, const char* op, const char* arg_a, const char* arg_b);
 void check_writeable(const Array& a, const char* op, const char* arg);
 void check_no_overlap(const Array& out, const Array& in, const char* op, const char* arg_out, const char* arg_in);
+// a has like's dtype, device and shape, and is contiguous.
+void check_like(const Array& a, const Array& like, const char* op, const char* arg, const char* arg_like);
+// out may be exactly `in` (an in-place kernel reads element i before writing it) but must not partly overlap it.
+void check_alias_or_disjoint(const Array& out, const Array& in, const char* op, const char* arg_out,
+                             const char* arg_in);
 
 }  // namespace nnc

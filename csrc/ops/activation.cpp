@@ -18,20 +18,6 @@ namespace py = pybind11;
 namespace nnc::ops {
 namespace {
 
-// out may be exactly `in` (element i is read before it is written) but must not partly overlap it.
-void check_alias_or_disjoint(const Array& out, const Array& in, const char* op, const char* arg_out,
-                             const char* arg_in) {
-  if (out.data == in.data && out.shape == in.shape && out.dtype == in.dtype) return;
-  check_no_overlap(out, in, op, arg_out, arg_in);
-}
-
-void check_like(const Array& a, const Array& like, const char* op, const char* arg, const char* arg_like) {
-  check_same_dtype(like, a, op, arg_like, arg);
-  check_same_device(like, a, op, arg_like, arg);
-  check_contiguous(a, op, arg);
-  check_shape(a, like.shape, op, arg);
-}
-
 void check_kind(int64_t kind, double alpha, double beta, const char* op) {
   NNC_CHECK(kind >= 0 && kind < act::kCount, op, ": kind must be an activation code in [0, ", int(act::kCount),
             ") (nncore.ops.activation_kinds), got ", kind);

@@ -27,17 +27,11 @@ void epilogue_grad(py::handle g_obj, py::handle y_obj, py::handle out_obj, int a
   NNC_CHECK(!act::backward_needs_input(activation), op, ": activation ", activation,
             " (softplus, softsign) needs its input for the backward; only output-only kinds are fused");
   check_float(g, op, "grad_output");
-  check_same_dtype(g, y, op, "grad_output", "output");
-  check_same_dtype(g, out, op, "grad_output", "out");
-  check_same_device(g, y, op, "grad_output", "output");
-  check_same_device(g, out, op, "grad_output", "out");
-  check_shape(y, g.shape, op, "output");
-  check_shape(out, g.shape, op, "out");
   check_contiguous(g, op, "grad_output");
-  check_contiguous(y, op, "output");
-  check_contiguous(out, op, "out");
+  check_like(y, g, op, "output", "grad_output");
+  check_like(out, g, op, "out", "grad_output");
   check_writeable(out, op, "out");
-  if (out.data != g.data) check_no_overlap(out, g, op, "out", "grad_output");
+  check_alias_or_disjoint(out, g, op, "out", "grad_output");
   check_no_overlap(out, y, op, "out", "output");
 #ifndef NNCORE_HAVE_CUDA
   NNC_CHECK(g.device == Device::cpu, op, ": grad_output is a CUDA array but nncore was built without CUDA");

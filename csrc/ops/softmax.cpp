@@ -18,13 +18,6 @@ namespace py = pybind11;
 namespace nnc::ops {
 namespace {
 
-// out may be exactly `in` (the kernels work in place) but must not partly overlap it.
-void check_alias_or_disjoint(const Array& out, const Array& in, const char* op, const char* arg_out,
-                             const char* arg_in) {
-  if (out.data == in.data && out.shape == in.shape && out.dtype == in.dtype) return;
-  check_no_overlap(out, in, op, arg_out, arg_in);
-}
-
 struct Axis {
   int64_t outer = 1, size = 1, inner = 1;
 };

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from . import ops
+from .ops.activation_kinds import FROM_OUTPUT
 from .autograd import _mode
 from .tensor import (
     Tensor,
@@ -134,15 +135,11 @@ def _linear(input, weight, bias, op, activation, act_alpha):
     return _make(out, inputs, linear_backward, saved=(input, weight), save_out=activation is not None)
 
 
-# the activations whose derivative their output determines (act_alpha: leaky_relu's slope, elu's alpha)
-_FUSED_ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh")
-
-
 def _fusable_activation(op, activation, act_alpha):
     if not isinstance(activation, str):
         raise TypeError(f"{op}: activation must be a str, got {type(activation).__name__}")
-    if activation not in _FUSED_ACTIVATIONS:
-        raise ValueError(f"{op}: activation must be one of {', '.join(_FUSED_ACTIVATIONS)}, got {activation!r}")
+    if activation not in FROM_OUTPUT:  # act_alpha: leaky_relu's slope, elu's alpha
+        raise ValueError(f"{op}: activation must be one of {', '.join(FROM_OUTPUT)}, got {activation!r}")
     if act_alpha is not None:
         if activation not in ("leaky_relu", "elu"):
             raise ValueError(f"{op}: act_alpha is for leaky_relu and elu, got act_alpha with {activation}")

@@ -7,6 +7,9 @@ KINDS = {"none": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "elu": 4, "softplus"
 # Kinds whose backward needs the input x; the rest need only the output y.
 NEEDS_INPUT = frozenset({"softplus", "softsign"})
 
+# The activations a fused conv2d / linear node can apply: its backward has only the output y.
+FROM_OUTPUT = tuple(k for k in KINDS if k != "none" and k not in NEEDS_INPUT)
+
 
 def code(name):
     try:

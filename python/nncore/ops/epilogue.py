@@ -39,7 +39,7 @@ def epilogue_grad(grad_out, output, activation, act_alpha=None, out=None):
     output = as_kernel_array(output, op, "output")
     if activation in activation_kinds.NEEDS_INPUT:
         raise ValueError(f"{op}: {activation}'s derivative needs its input, not its output; only "
-                         f"{sorted(set(activation_kinds.KINDS) - activation_kinds.NEEDS_INPUT)} are fused")
+                         f"{list(activation_kinds.FROM_OUTPUT)} are fused")
     code, alpha, beta = activation_args(op, activation, act_alpha)
     if out is None:
         out = empty(grad_out.shape, grad_out.dtype, like=grad_out)
